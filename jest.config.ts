@@ -1,0 +1,14 @@
+import type { Config } from 'jest'
+
+const config: Config = {
+  testEnvironment: 'node',
+  preset: 'ts-jest',
+  transform: { "^.+\\.ts$": ["ts-jest", {}] },
+  roots: ['<rootDir>/test'],
+  testMatch: ['**/*.spec.ts', '**/*.test.ts'],
+  testTimeout: 60_000,
+  // Network suites share two cores: run two files at a time at most.
+  maxWorkers: 2
+}
+
+export default config

@@ -1,0 +1,85 @@
+import type Corestore from 'corestore'
+import Hyperbee from 'hyperbee'
+import { toHex } from './keys'
+
+/** The private namespace and core name of the remembered configurations. */
+const NAMESPACE = '@basestore/networker'
+const CORE_NAME = 'configurations'
+
+/** A remembered configuration. */
+export interface RememberedConfig {
+  readonly announce: boolean
+  readonly lookup: boolean
+}
+
+interface StoredValue {
+  announce: boolean
+  lookup: boolean
+}
+
+/**
+ * Remembered configurations, kept in the Corestore itself: a Hyperbee on a core of a private
+ * namespace, opened inactive so it is never offered to peers. Created on the first write.
+ */
+export class ConfigStore {
+  private readonly core: Corestore.Hypercore
+  private readonly bee: Hyperbee<StoredValue>
+  private closing: Promise<void> | null = null
+
+  constructor(store: Corestore) {
+    this.core = openCore(store, true)
+    this.bee = new Hyperbee<StoredValue>(this.core, { keyEncoding: 'utf-8', valueEncoding: 'json' })
+  }
+
+  /** Stores a configuration; resolves once it is written to disk. */
+  async put(discoveryKey: Buffer, config: RememberedConfig): Promise<void> {
+    await this.bee.put(toHex(discoveryKey), { announce: config.announce, lookup: config.lookup })
+  }
+
+  /** Forgets a configuration. */
+  async delete(discoveryKey: Buffer): Promise<void> {
+    await this.bee.del(toHex(discoveryKey))
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.bee.close()
+    return this.closing
+  }
+
+  /** Reads every remembered configuration without creating the store if there is none. */
+  static async list(store: Corestore): Promise<Array<RememberedConfig & { discoveryKey: Buffer }>> {
+    if (!(await exists(store))) return []
+    const core = openCore(store, false)
+    await core.ready()
+    const bee = new Hyperbee<StoredValue>(core, { keyEncoding: 'utf-8', valueEncoding: 'json' })
+    try {
+      const found: Array<RememberedConfig & { discoveryKey: Buffer }> = []
+      for await (const { key, value } of bee.createReadStream()) {
+        if (!/^[0-9a-f]{64}$/.test(key) || typeof value !== 'object' || value === null) continue
+        found.push({ discoveryKey: Buffer.from(key, 'hex'), announce: value.announce === true, lookup: value.lookup === true })
+      }
+      return found
+    } finally {
+      await bee.close()
+    }
+  }
+}
+
+/** Corestore internals read to learn whether the core exists without creating it. */
+interface StoreInternals {
+  ns?: Buffer
+  ready(): Promise<void>
+  storage?: { getAlias?(alias: { name: string; namespace: Buffer }): Promise<Buffer | null> }
+}
+
+async function exists(store: Corestore): Promise<boolean> {
+  const ns = store.namespace(NAMESPACE) as unknown as StoreInternals
+  await ns.ready()
+  const getAlias = ns.storage?.getAlias
+  if (getAlias === undefined || ns.ns === undefined) return true
+  return (await getAlias.call(ns.storage, { name: CORE_NAME, namespace: ns.ns })) !== null
+}
+
+function openCore(store: Corestore, create: boolean): Corestore.Hypercore {
+  return store.namespace(NAMESPACE).get({ name: CORE_NAME, active: false, createIfMissing: create })
+}

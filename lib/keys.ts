@@ -1,0 +1,22 @@
+import b4a from 'b4a'
+import { errors } from './errors'
+
+const HEX_KEY = /^[0-9a-fA-F]{64}$/
+
+/**
+ * Checks a discovery key and returns it as a Buffer of its own (never a view of the caller's
+ * memory). Throws `ERR_INVALID_KEY` for anything but 32 bytes or 64 hex characters.
+ */
+export function toDiscoveryKey(key: unknown): Buffer {
+  if (typeof key === 'string') {
+    if (!HEX_KEY.test(key)) throw errors.invalidKey(key)
+    return Buffer.from(key, 'hex')
+  }
+  if (key instanceof Uint8Array && key.byteLength === 32) return Buffer.from(key)
+  throw errors.invalidKey(key)
+}
+
+/** The hex form used as map key and in `topics$`. */
+export function toHex(key: Uint8Array): string {
+  return b4a.toString(key, 'hex')
+}

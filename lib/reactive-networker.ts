@@ -1,0 +1,509 @@
+import Hyperswarm from 'hyperswarm'
+import type Corestore from 'corestore'
+import type HyperDHT from 'hyperdht'
+import type NoiseSecretStream from '@hyperswarm/secret-stream'
+import b4a from 'b4a'
+import {
+  BehaviorSubject,
+  Observable,
+  SchedulerLike,
+  Subject,
+  Subscription,
+  asyncScheduler,
+  distinctUntilChanged,
+  mergeMap,
+  from,
+  of,
+  EMPTY,
+  catchError
+} from 'rxjs'
+import { dedupeConnections } from '../operators/dedupeConnections'
+import { peerSet } from '../operators/peerSet'
+import { sameState } from '../operators/topicState'
+import type { ConnectionEvent, DedupeEvent, PeerEvent, TopicState } from '../operators/types'
+import { NetworkerError, errors } from './errors'
+import { toDiscoveryKey, toHex } from './keys'
+import { createSwarmSource, SwarmSource } from './swarm-source'
+import { Topics } from './topics'
+import { ExtensionHub, Extension, ExtensionMessage, DEFAULT_MAX_MESSAGE_SIZE } from './extensions'
+import { Encoding, resolveEncoding } from './encodings'
+import { Peer, PeerRecord } from './peer'
+import { ConfigStore, RememberedConfig } from './config-store'
+
+/** The name under which the default Noise key pair is derived from the store. */
+export const KEY_PAIR_NAME = '@basestore/networker'
+
+/** Options of `new ReactiveNetworker(store, opts)`: every Hyperswarm option, plus ours. */
+export interface NetworkerOptions {
+  /** Noise key pair for every connection. Default: derived from the store, stable across restarts. */
+  keyPair?: { publicKey: Buffer; secretKey: Buffer }
+  /** A HyperDHT node to use (for example `createLocalNetwork().swarmOptions().dht`); closed on `close()`. */
+  dht?: HyperDHT
+  /** Bootstrap nodes of a private network. Default: the public HyperDHT. */
+  bootstrap?: Array<string | { host: string; port: number }>
+  maxPeers?: number
+  maxClientConnections?: number
+  maxServerConnections?: number
+  maxParallel?: number
+  /** Return `true` to refuse a remote key before connecting. */
+  firewall?: (remotePublicKey: Buffer, payload: unknown) => boolean
+  /** ms after which a silent peer is dropped (both sides keep alive at a third of it). */
+  timeout?: number
+  /** Largest extension message, in bytes, sent or accepted. Default 4 MiB. */
+  maxMessageSize?: number
+  /**
+   * Called for every new connection before it is replicated or announced; call `done()` to
+   * accept, `done(err)` to refuse and close it.
+   */
+  onauthenticate?: (remotePublicKey: Buffer, done: (err?: Error | null) => void) => void
+  /** ms a closed connection waits for a replacement before its peer is removed. Default 500. */
+  dedupeGraceTime?: number
+  /** ms between lookups of a topic that has no peers yet. */
+  relookupBackoff?: readonly number[]
+  /** Scheduler for dedup grace and relookup timers (tests). Default `asyncScheduler`. */
+  scheduler?: SchedulerLike
+}
+
+/** What `configure` takes. */
+export interface ConfigureOptions {
+  /** Announce this key (Hyperswarm `server`). Default true. */
+  announce?: boolean
+  /** Look up peers for this key (Hyperswarm `client`). Default true. */
+  lookup?: boolean
+  /** Resolve only once the topic is flushed. Default true. */
+  flush?: boolean
+  /** Store the configuration in the Corestore (true), forget it (false), or leave as is. */
+  remember?: boolean
+}
+
+/** A configuration in force, as `status()` and `allStatuses()` report it. */
+export interface TopicStatus {
+  readonly discoveryKey: Buffer
+  readonly announce: boolean
+  readonly lookup: boolean
+  readonly remember: boolean
+}
+
+/** `peerEvents$` values. */
+export type NetworkerPeerEvent = PeerEvent<Peer>
+
+const SWARM_OPTION_NAMES = [
+  'dht',
+  'bootstrap',
+  'maxPeers',
+  'maxClientConnections',
+  'maxServerConnections',
+  'maxParallel',
+  'firewall'
+] as const
+
+/**
+ * The reactive networking layer of a Corestore: discovery on the HyperDHT through Hyperswarm,
+ * one Noise connection per remote peer, all-to-all replication, and extension messages, with
+ * everything that changes over time as a hot Observable.
+ */
+export class ReactiveNetworker {
+  private readonly store: Corestore
+  private readonly opts: NetworkerOptions
+  private readonly peerEventsSubject = new Subject<NetworkerPeerEvent>()
+  private readonly peersSubject = new BehaviorSubject<readonly Peer[]>([])
+  private readonly errorsSubject = new Subject<NetworkerError>()
+  private readonly topicsSubject = new BehaviorSubject<ReadonlyMap<string, TopicState>>(new Map())
+  private readonly peersByKey = new Map<string, PeerRecord>()
+  private readonly subscriptions = new Subscription()
+  private readonly hub: ExtensionHub
+  private readonly statuses = new Map<string, TopicStatus>()
+  /** Keys a caller configured in this process: a background restore never overrides them. */
+  private readonly callerKeys = new Set<string>()
+  private swarm: Hyperswarm | null = null
+  private source: SwarmSource | null = null
+  private topicsManager: Topics | null = null
+  private configStore: ConfigStore | null = null
+  private opening: Promise<void> | null = null
+  private listening: Promise<void> | null = null
+  private closing: Promise<void> | null = null
+
+  /** Hot. The current peers on subscribe, then after every add or remove. Completes on close; never errors. */
+  readonly peers$: Observable<readonly Peer[]> = this.peersSubject.asObservable()
+  /** Hot, no replay: `add`, `remove`, and `swap` (same Peer, new stream) events. Completes on close. */
+  readonly peerEvents$: Observable<NetworkerPeerEvent> = this.peerEventsSubject.asObservable()
+  /** Hot. The joined topics (key: hex discovery key) on subscribe, then every change. Completes on close. */
+  readonly topics$: Observable<ReadonlyMap<string, TopicState>> = this.topicsSubject.asObservable()
+  /** Hot, no replay: operational errors (bad remote messages, replication, discovery). Completes on close. */
+  readonly errors$: Observable<NetworkerError> = this.errorsSubject.asObservable()
+
+  constructor(store: Corestore, opts: NetworkerOptions = {}) {
+    if (store === null || typeof store !== 'object' || typeof store.replicate !== 'function') {
+      throw errors.invalidOption('store', 'a Corestore', store)
+    }
+    validateOptions(opts)
+    this.store = store
+    this.opts = { ...opts }
+    this.hub = new ExtensionHub({
+      maxMessageSize: opts.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
+      timeout: opts.timeout ?? 0,
+      onerror: (err) => this.errorsSubject.next(err)
+    })
+    this.subscriptions.add(this.peerEventsSubject.pipe(peerSet({ emitInitial: false })).subscribe(this.peersSubject))
+  }
+
+  /** The Noise public key of this networker, once it has listened or configured (else null). */
+  get publicKey(): Buffer | null {
+    return this.swarm ? this.swarm.keyPair.publicKey : null
+  }
+
+  /** True once `close()` was called. */
+  get closed(): boolean {
+    return this.closing !== null
+  }
+
+  /**
+   * Hot. The state of one topic: the current state on subscribe (not joined if unknown), then
+   * every change. Completes on close.
+   */
+  topic$(discoveryKey: Buffer | Uint8Array | string): Observable<TopicState> {
+    const key = toDiscoveryKey(discoveryKey)
+    const hex = toHex(key)
+    const initial: TopicState = Object.freeze({
+      discoveryKey: key,
+      announce: false,
+      lookup: false,
+      joined: false,
+      flushed: false
+    })
+    return new Observable<TopicState>((subscriber) =>
+      this.topicsSubject.subscribe({
+        next: (states) => subscriber.next(states.get(hex) ?? this.topicsManager?.state(key) ?? initial),
+        error: (err: unknown) => subscriber.error(err),
+        complete: () => subscriber.complete()
+      })
+    ).pipe(distinctUntilChanged(sameState))
+  }
+
+  /** Whether the key is joined (announced and/or looked up). */
+  joined(discoveryKey: Buffer | Uint8Array | string): boolean {
+    return this.currentState(toDiscoveryKey(discoveryKey)).joined
+  }
+
+  /** Whether the key's discovery finished and the peers it found have connected or failed. */
+  flushed(discoveryKey: Buffer | Uint8Array | string): boolean {
+    return this.currentState(toDiscoveryKey(discoveryKey)).flushed
+  }
+
+  /** The configuration in force for a key, or null. */
+  status(discoveryKey: Buffer | Uint8Array | string): TopicStatus | null {
+    return this.statuses.get(toHex(toDiscoveryKey(discoveryKey))) ?? null
+  }
+
+  /** Every configuration in force. */
+  allStatuses(): TopicStatus[] {
+    return [...this.statuses.values()]
+  }
+
+  /** Starts accepting connections and restores remembered configurations in the background. Memoized. */
+  listen(): Promise<void> {
+    if (this.closing) return Promise.reject(errors.closed('listen'))
+    this.listening ??= this.open().then(async () => {
+      const swarm = this.swarm as Hyperswarm
+      await swarm.listen()
+      this.restoreRemembered()
+    })
+    return this.listening
+  }
+
+  /**
+   * Joins, refreshes or leaves a topic; see the README for the full semantics. Calls for one key
+   * apply in call order; the promise resolves with the state the call produced.
+   */
+  async configure(discoveryKey: Buffer | Uint8Array | string, opts: ConfigureOptions = {}): Promise<TopicState> {
+    if (this.closing) throw errors.closed('configure')
+    const key = toDiscoveryKey(discoveryKey)
+    const config = validateConfigure(opts)
+    await this.listen()
+    return this.apply(key, config, true)
+  }
+
+  /**
+   * Registers a stream-level extension (one Protomux channel per connection). Registering a name
+   * twice shares the channel; each incoming message goes to the earliest registration alive.
+   */
+  registerExtension(name: string, opts?: { encoding?: 'binary' }): Extension<Buffer>
+  registerExtension(name: string, opts: { encoding: 'utf-8' | 'utf8' }): Extension<string>
+  registerExtension<T = unknown>(name: string, opts: { encoding: 'json' }): Extension<T>
+  registerExtension<T>(name: string, opts: { encoding: Encoding<T> }): Extension<T>
+  registerExtension<T>(name: string, opts: { encoding?: Encoding<T> } = {}): Extension<T> {
+    if (this.closing) throw errors.closed('registerExtension')
+    if (typeof name !== 'string' || name.length === 0) throw errors.invalidName(name)
+    if (opts === null || typeof opts !== 'object') throw errors.invalidOption('opts', 'an object', opts)
+    return this.hub.register(name, resolveEncoding<T>(opts.encoding))
+  }
+
+  /** Hot, no replay: the messages of an extension with the peer each came from. */
+  messages$<T>(extension: Extension<T>): Observable<ExtensionMessage<T>> {
+    return extension.messages$
+  }
+
+  /** Closes every connection (peers see us leave at once) and completes every stream. Memoized. */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown()
+    return this.closing
+  }
+
+  private async shutdown(): Promise<void> {
+    this.topicsManager?.close()
+    try {
+      await this.opening
+    } catch {
+      // a failed open leaves nothing to close but the streams
+    }
+    const swarm = this.swarm
+    if (swarm !== null) {
+      const closes: Promise<void>[] = []
+      for (const conn of swarm.connections) {
+        closes.push(new Promise<void>((resolve) => (conn.destroyed ? resolve() : conn.once('close', () => resolve()))))
+        conn.destroy()
+      }
+      await Promise.all(closes)
+      await swarm.destroy().catch((err: unknown) => this.errorsSubject.next(errors.discovery('swarm', err)))
+    } else if (this.opts.dht) {
+      await this.opts.dht.destroy().catch(() => {})
+    }
+    this.source?.dispose()
+    this.hub.close()
+    await this.configStore?.close().catch(() => {})
+    this.subscriptions.unsubscribe()
+    this.peerEventsSubject.complete()
+    this.peersSubject.complete()
+    this.topicsSubject.complete()
+    this.errorsSubject.complete()
+  }
+
+  private currentState(key: Buffer): TopicState {
+    return (
+      this.topicsManager?.state(key) ??
+      Object.freeze({ discoveryKey: key, announce: false, lookup: false, joined: false, flushed: false })
+    )
+  }
+
+  private open(): Promise<void> {
+    this.opening ??= this.createSwarm()
+    return this.opening
+  }
+
+  private async createSwarm(): Promise<void> {
+    await this.store.ready()
+    const keyPair = this.opts.keyPair ?? (await this.store.createKeyPair(KEY_PAIR_NAME))
+    if (this.closing) throw errors.closed('listen')
+    const swarmOptions: Hyperswarm.SwarmOptions = { keyPair }
+    for (const name of SWARM_OPTION_NAMES) {
+      if (this.opts[name] !== undefined) Object.assign(swarmOptions, { [name]: this.opts[name] })
+    }
+    const swarm = new Hyperswarm(swarmOptions)
+    this.swarm = swarm
+    const source = createSwarmSource(swarm, (err, conn) =>
+      this.errorsSubject.next(errors.connection(toHex(conn.remotePublicKey), err))
+    )
+    this.source = source
+    const topics = new Topics({
+      swarm,
+      progress$: source.progress$,
+      refreshProgress: () => source.snapshot(),
+      hasPeers: (key) => this.hasPeersFor(key),
+      onerror: (err) => this.errorsSubject.next(err),
+      relookupBackoff: this.opts.relookupBackoff,
+      scheduler: this.opts.scheduler
+    })
+    this.topicsManager = topics
+    this.subscriptions.add(topics.topics$.subscribe((states) => this.topicsSubject.next(states)))
+    this.subscriptions.add(
+      source.connections$
+        .pipe(
+          mergeMap((event) => this.authenticate(event)),
+          dedupeConnections<NoiseSecretStream>({
+            graceTime: this.opts.dedupeGraceTime,
+            scheduler: this.opts.scheduler ?? asyncScheduler
+          })
+        )
+        .subscribe((event) => this.onPeerEvent(event))
+    )
+  }
+
+  /** Holds a new connection until `onauthenticate` accepts it; refused ones are closed. */
+  private authenticate(event: ConnectionEvent<NoiseSecretStream>): Observable<ConnectionEvent<NoiseSecretStream>> {
+    const check = this.opts.onauthenticate
+    if (check === undefined || event.type === 'close') return of(event)
+    const conn = event.connection
+    const decision = new Promise<void>((resolve, reject) => {
+      let settled = false
+      const done = (err?: Error | null): void => {
+        if (settled) return
+        settled = true
+        if (err) reject(err)
+        else resolve()
+      }
+      try {
+        check(Buffer.from(conn.remotePublicKey), done)
+      } catch (err) {
+        done(err instanceof Error ? err : new Error(String(err)))
+      }
+    })
+    return from(decision.then(() => event)).pipe(
+      mergeMap((accepted) => (conn.destroyed || this.closing ? EMPTY : of(accepted))),
+      catchError((err: unknown) => {
+        this.errorsSubject.next(errors.authentication(toHex(conn.remotePublicKey), err))
+        conn.destroy()
+        return EMPTY
+      })
+    )
+  }
+
+  private onPeerEvent(event: DedupeEvent<NoiseSecretStream>): void {
+    switch (event.type) {
+      case 'add': {
+        const peer = new PeerRecord(Buffer.from(event.connection.remotePublicKey), event.connection)
+        this.peersByKey.set(event.key, peer)
+        this.hub.attach(peer)
+        this.replicate(event.connection, event.key)
+        this.peerEventsSubject.next({ type: 'add', peer })
+        return
+      }
+      case 'swap': {
+        const peer = this.peersByKey.get(event.key)
+        if (peer === undefined) return
+        peer.swapTo(event.connection)
+        this.hub.swap(peer)
+        this.replicate(event.connection, event.key)
+        this.peerEventsSubject.next({ type: 'swap', peer })
+        return
+      }
+      case 'remove': {
+        const peer = this.peersByKey.get(event.key)
+        if (peer === undefined) return
+        this.peersByKey.delete(event.key)
+        this.hub.detach(peer)
+        this.peerEventsSubject.next({ type: 'remove', peer })
+        return
+      }
+      case 'drop':
+        event.connection.destroy()
+        return
+    }
+  }
+
+  private replicate(conn: NoiseSecretStream, key: string): void {
+    if (this.closing || conn.destroyed) return
+    try {
+      this.store.replicate(conn)
+    } catch (err) {
+      this.errorsSubject.next(errors.replication(key, err))
+    }
+  }
+
+  private hasPeersFor(key: Buffer): boolean {
+    if (this.source === null) return false
+    for (const peer of this.peersByKey.values()) {
+      for (const topic of this.source.topicsOf(peer.remotePublicKey)) {
+        if (b4a.equals(topic, key)) return true
+      }
+    }
+    return false
+  }
+
+  private async apply(
+    key: Buffer,
+    config: { announce: boolean; lookup: boolean; flush: boolean; remember: boolean | undefined },
+    fromCaller: boolean
+  ): Promise<TopicState> {
+    const topics = this.topicsManager
+    if (topics === null || this.closing) throw errors.closed('configure')
+    const hex = toHex(key)
+    const joining = config.announce || config.lookup
+    const previous = this.statuses.get(hex)
+    const remember = joining ? (config.remember ?? previous?.remember ?? false) : false
+    if (fromCaller) this.callerKeys.add(hex)
+    if (joining) this.statuses.set(hex, { discoveryKey: key, announce: config.announce, lookup: config.lookup, remember })
+    else this.statuses.delete(hex)
+    const persist =
+      fromCaller && (remember || previous?.remember || config.remember === false)
+        ? () => this.persist(key, { announce: config.announce, lookup: config.lookup, remember })
+        : null
+    return topics.configure(key, config, persist)
+  }
+
+  private async persist(key: Buffer, config: RememberedConfig & { remember: boolean }): Promise<void> {
+    try {
+      this.configStore ??= new ConfigStore(this.store)
+      if (config.remember && (config.announce || config.lookup)) await this.configStore.put(key, config)
+      else await this.configStore.delete(key)
+    } catch (err) {
+      this.errorsSubject.next(errors.configStore('write', err))
+    }
+  }
+
+  private restoreRemembered(): void {
+    const restore = async (): Promise<void> => {
+      const remembered = await ConfigStore.list(this.store)
+      for (const { discoveryKey, announce, lookup } of remembered) {
+        if (this.closing) return
+        const hex = toHex(discoveryKey)
+        if (this.callerKeys.has(hex)) continue
+        await this.apply(discoveryKey, { announce, lookup, flush: false, remember: true }, false)
+      }
+    }
+    restore().catch((err: unknown) => {
+      if (!this.closing) this.errorsSubject.next(errors.configStore('restore', err))
+    })
+  }
+}
+
+function validateOptions(opts: NetworkerOptions): void {
+  if (opts === null || typeof opts !== 'object') throw errors.invalidOption('opts', 'an object', opts)
+  const positive = (name: 'timeout' | 'maxMessageSize' | 'dedupeGraceTime' | 'maxPeers'): void => {
+    const value = opts[name]
+    if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value) || value < 0)) {
+      throw errors.invalidOption(name, 'a non-negative number', value)
+    }
+  }
+  positive('timeout')
+  positive('maxMessageSize')
+  positive('dedupeGraceTime')
+  positive('maxPeers')
+  if (opts.keyPair !== undefined) {
+    const kp = opts.keyPair
+    if (
+      kp === null ||
+      typeof kp !== 'object' ||
+      !(kp.publicKey instanceof Uint8Array) ||
+      kp.publicKey.byteLength !== 32 ||
+      !(kp.secretKey instanceof Uint8Array) ||
+      kp.secretKey.byteLength !== 64
+    ) {
+      throw errors.invalidOption('keyPair', 'a { publicKey: 32 bytes, secretKey: 64 bytes } key pair', kp)
+    }
+  }
+  for (const name of ['firewall', 'onauthenticate'] as const) {
+    if (opts[name] !== undefined && typeof opts[name] !== 'function') {
+      throw errors.invalidOption(name, 'a function', opts[name])
+    }
+  }
+}
+
+function validateConfigure(opts: ConfigureOptions): {
+  announce: boolean
+  lookup: boolean
+  flush: boolean
+  remember: boolean | undefined
+} {
+  if (opts === null || typeof opts !== 'object') throw errors.invalidOption('opts', 'an object', opts)
+  for (const name of ['announce', 'lookup', 'flush', 'remember'] as const) {
+    if (opts[name] !== undefined && typeof opts[name] !== 'boolean') {
+      throw errors.invalidOption(name, 'a boolean', opts[name])
+    }
+  }
+  return {
+    announce: opts.announce ?? true,
+    lookup: opts.lookup ?? true,
+    flush: opts.flush ?? true,
+    remember: opts.remember
+  }
+}

@@ -1,0 +1,47 @@
+import createTestnet from 'hyperdht/testnet'
+import HyperDHT from 'hyperdht'
+
+/** Options of {@link createLocalNetwork}. */
+export interface LocalNetworkOptions {
+  /** How many DHT nodes make the network (the first is the bootstrap node). Default 3. */
+  size?: number
+  /** Loopback host to bind to. Default `127.0.0.1`. */
+  host?: string
+}
+
+/** A HyperDHT on this machine's loopback interface. */
+export interface LocalNetwork {
+  /** The bootstrap list of the local network, for `new HyperDHT({ bootstrap })`. */
+  readonly bootstrap: ReadonlyArray<{ readonly host: string; readonly port: number }>
+  /**
+   * Options that put a networker (or a plain Hyperswarm) on this network, on loopback: a fresh
+   * DHT node bound to the host. Call it once per networker; the swarm destroys its node.
+   */
+  swarmOptions(): { dht: HyperDHT }
+  /** Stops every node of the network. Memoized. */
+  destroy(): Promise<void>
+}
+
+/**
+ * Starts a HyperDHT bootstrap network bound to loopback, for tests, the demo and local
+ * development. Nothing leaves the machine.
+ *
+ * ```ts
+ * const net = await createLocalNetwork()
+ * const networker = new ReactiveNetworker(store, net.swarmOptions())
+ * // …
+ * await networker.close()
+ * await net.destroy()
+ * ```
+ */
+export async function createLocalNetwork(opts: LocalNetworkOptions = {}): Promise<LocalNetwork> {
+  const { size = 3, host = '127.0.0.1' } = opts
+  const testnet = await createTestnet(size, { host })
+  const bootstrap = Object.freeze(testnet.bootstrap.map(({ host, port }) => Object.freeze({ host, port })))
+  let destroying: Promise<void> | null = null
+  return {
+    bootstrap,
+    swarmOptions: () => ({ dht: new HyperDHT({ bootstrap: [...bootstrap], host, ephemeral: true }) }),
+    destroy: () => (destroying ??= testnet.destroy())
+  }
+}

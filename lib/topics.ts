@@ -1,0 +1,242 @@
+import type Hyperswarm from 'hyperswarm'
+import {
+  BehaviorSubject,
+  Observable,
+  Subject,
+  Subscription,
+  SchedulerLike,
+  asyncScheduler,
+  filter,
+  firstValueFrom,
+  map,
+  merge
+} from 'rxjs'
+import { detectFlush } from '../operators/detectFlush'
+import { topicState } from '../operators/topicState'
+import type { DiscoverySignal, SwarmProgress, TopicInput, TopicState } from '../operators/types'
+import { NetworkerError, errors } from './errors'
+import { toHex } from './keys'
+
+/** Backoff (ms) between lookups of a topic that has no peers yet; the last value repeats. */
+export const DEFAULT_RELOOKUP_BACKOFF: readonly number[] = [1000, 2000, 4000, 8000, 15000, 30000, 60000]
+
+/** A configuration as `configure` applies it (defaults filled in). */
+export interface TopicConfig {
+  readonly announce: boolean
+  readonly lookup: boolean
+  readonly flush: boolean
+}
+
+interface TopicEntry {
+  readonly key: Buffer
+  readonly hex: string
+  session: Hyperswarm.PeerDiscoverySession | null
+  /** The per-key queue: every configure of this key runs after the previous one settled. */
+  tail: Promise<unknown>
+  readonly state: BehaviorSubject<TopicState>
+  readonly inputs: Subject<TopicInput>
+  readonly signals: Subject<DiscoverySignal>
+  readonly subscription: Subscription
+  relookup: Subscription | null
+  relookups: number
+}
+
+export interface TopicsOptions {
+  swarm: Hyperswarm
+  progress$: Observable<SwarmProgress>
+  /** Reads a fresh progress snapshot (Hyperswarm queues found peers without an `'update'`). */
+  refreshProgress: () => void
+  /** Whether a topic has a connected peer found through it. */
+  hasPeers: (key: Buffer) => boolean
+  onerror: (err: NetworkerError) => void
+  relookupBackoff?: readonly number[]
+  scheduler?: SchedulerLike
+}
+
+/**
+ * Per-key join / refresh / leave on the swarm, serialized per key, with each topic's state as a
+ * `BehaviorSubject` folded by the `topicState` and `detectFlush` operators.
+ */
+export class Topics {
+  private readonly entries = new Map<string, TopicEntry>()
+  private readonly all = new BehaviorSubject<ReadonlyMap<string, TopicState>>(new Map())
+  private closed = false
+  private readonly closedPromise: Promise<never>
+  private rejectClosed: (err: Error) => void = () => {}
+
+  /** Hot; the joined topics on subscribe, then after every change. Completes on close. */
+  readonly topics$: Observable<ReadonlyMap<string, TopicState>> = this.all.asObservable()
+
+  constructor(private readonly opts: TopicsOptions) {
+    this.closedPromise = new Promise<never>((_resolve, reject) => {
+      this.rejectClosed = reject
+    })
+    this.closedPromise.catch(() => {})
+  }
+
+  /** The current state of a key (not joined if never configured). */
+  state(key: Buffer): TopicState {
+    const entry = this.entries.get(toHex(key))
+    return entry ? entry.state.getValue() : notJoined(key)
+  }
+
+  /** Hot; the key's current state on subscribe, then every change. */
+  state$(key: Buffer): Observable<TopicState> {
+    const hex = toHex(key)
+    const initial = notJoined(key)
+    return this.all.pipe(map((states) => states.get(hex) ?? this.entries.get(hex)?.state.getValue() ?? initial))
+  }
+
+  /** The keys with a configuration in force. */
+  keys(): Buffer[] {
+    return [...this.entries.values()].filter((e) => e.state.getValue().joined).map((e) => e.key)
+  }
+
+  /** Applies a configuration after every earlier one for the same key. */
+  configure(key: Buffer, config: TopicConfig, before: (() => Promise<void>) | null = null): Promise<TopicState> {
+    if (this.closed) return Promise.reject(errors.closed('configure'))
+    const entry = this.entry(key)
+    const result = entry.tail.then(async () => {
+      if (before !== null) await before()
+      return this.apply(entry, config)
+    })
+    entry.tail = result.catch(() => {})
+    return result
+  }
+
+  /** Stops every timer, fails every waiting `configure` with `ERR_CLOSED`, completes the streams. */
+  close(): void {
+    if (this.closed) return
+    this.closed = true
+    this.rejectClosed(errors.closed('configure'))
+    for (const entry of this.entries.values()) {
+      entry.relookup?.unsubscribe()
+      entry.subscription.unsubscribe()
+      entry.inputs.complete()
+      entry.signals.complete()
+      entry.state.complete()
+    }
+    this.all.complete()
+  }
+
+  private entry(key: Buffer): TopicEntry {
+    const hex = toHex(key)
+    const existing = this.entries.get(hex)
+    if (existing) return existing
+    const inputs = new Subject<TopicInput>()
+    const signals = new Subject<DiscoverySignal>()
+    const state = new BehaviorSubject<TopicState>(notJoined(key))
+    const flushes = signals.pipe(
+      detectFlush(this.opts.progress$),
+      map((flushed): TopicInput => ({ type: 'flushed', flushed }))
+    )
+    const entry: TopicEntry = {
+      key,
+      hex,
+      session: null,
+      tail: Promise.resolve(),
+      state,
+      inputs,
+      signals,
+      relookup: null,
+      relookups: 0,
+      subscription: merge(inputs, flushes)
+        .pipe(topicState(key))
+        .subscribe((next) => {
+          state.next(next)
+          this.publish(hex, next)
+        })
+    }
+    this.entries.set(hex, entry)
+    return entry
+  }
+
+  private publish(hex: string, state: TopicState): void {
+    const next = new Map(this.all.getValue())
+    if (state.joined) next.set(hex, state)
+    else if (!next.delete(hex)) return
+    this.all.next(next)
+  }
+
+  private async apply(entry: TopicEntry, { announce, lookup, flush }: TopicConfig): Promise<TopicState> {
+    if (this.closed) throw errors.closed('configure')
+    const { swarm } = this.opts
+    this.stopRelookup(entry)
+
+    if (!announce && !lookup) {
+      entry.inputs.next({ type: 'configure', announce: false, lookup: false })
+      entry.signals.next({ type: 'stop' })
+      if (entry.session !== null) {
+        entry.session = null
+        try {
+          await this.race(swarm.leave(entry.key))
+        } catch (err) {
+          if (this.closed) throw err
+          this.opts.onerror(errors.discovery(entry.hex, err))
+        }
+      }
+      return entry.state.getValue()
+    }
+
+    entry.inputs.next({ type: 'configure', announce, lookup })
+    entry.signals.next({ type: 'start' })
+    const options = { server: announce, client: lookup }
+    if (entry.session === null) entry.session = swarm.join(entry.key, options)
+    else void entry.session.refresh(options).catch(() => {})
+    await this.race(entry.session.flushed())
+    if (this.closed) throw errors.closed('configure')
+    this.opts.refreshProgress()
+    entry.signals.next({ type: 'discovered' })
+    if (lookup) this.scheduleRelookup(entry, options)
+    if (flush) {
+      await this.race(firstValueFrom(entry.state.pipe(filter((s) => s.flushed || !s.joined))))
+    }
+    return entry.state.getValue()
+  }
+
+  /**
+   * Two peers that join at the same instant can miss each other until Hyperswarm's next refresh
+   * (about 10 minutes). While a lookup topic has no peer, look it up again on a short backoff.
+   */
+  private scheduleRelookup(entry: TopicEntry, options: { server: boolean; client: boolean }): void {
+    const backoff = this.opts.relookupBackoff ?? DEFAULT_RELOOKUP_BACKOFF
+    if (backoff.length === 0) return
+    const scheduler = this.opts.scheduler ?? asyncScheduler
+    const delay = backoff[Math.min(entry.relookups, backoff.length - 1)]
+    entry.relookup = scheduler.schedule(() => {
+      entry.relookup = null
+      if (this.closed || entry.session === null) return
+      if (this.opts.hasPeers(entry.key)) {
+        entry.relookups = 0
+        this.scheduleRelookup(entry, options)
+        return
+      }
+      entry.relookups++
+      const session = entry.session
+      entry.tail = entry.tail
+        .then(async () => {
+          if (this.closed || entry.session !== session) return
+          await session.refresh(options)
+          this.opts.refreshProgress()
+          if (!this.closed && entry.session === session && entry.relookup === null) {
+            this.scheduleRelookup(entry, options)
+          }
+        })
+        .catch(() => {})
+    }, delay)
+  }
+
+  private stopRelookup(entry: TopicEntry): void {
+    entry.relookup?.unsubscribe()
+    entry.relookup = null
+    entry.relookups = 0
+  }
+
+  private race<T>(promise: Promise<T>): Promise<T> {
+    return Promise.race([promise, this.closedPromise])
+  }
+}
+
+function notJoined(key: Buffer): TopicState {
+  return Object.freeze({ discoveryKey: key, announce: false, lookup: false, joined: false, flushed: false })
+}

@@ -1,0 +1,58 @@
+import { Observable, OperatorFunction } from 'rxjs'
+import type { PeerEvent } from './types'
+
+/** Options of {@link peerSet}. */
+export interface PeerSetConfig {
+  /** Emit the empty set as soon as the output is subscribed. Default `true`. */
+  emitInitial?: boolean
+}
+
+/**
+ * Folds peer add/remove events into the current set of peers, as a frozen array in the order
+ * peers arrived.
+ *
+ * 1. Members are compared by identity: one object per peer.
+ * 2. `add` of a new member and `remove` of a member each emit a new array; `swap`, a second
+ *    `add` of a member and `remove` of a stranger emit nothing (the membership did not change).
+ * 3. With `emitInitial` (the default) the empty array is emitted on subscribe.
+ * 4. Completion and errors pass through. Each subscription has its own set.
+ *
+ * ## Example
+ *
+ * ```ts
+ * import { of } from 'rxjs'
+ * import { peerSet } from '@basestore/networker/operators'
+ *
+ * const a = { name: 'a' }
+ * const b = { name: 'b' }
+ * of({ type: 'add', peer: a }, { type: 'add', peer: b }, { type: 'remove', peer: a })
+ *   .pipe(peerSet())
+ *   .subscribe(peers => console.log(peers.map(p => p.name).join(',')))
+ * // Logs:
+ * //
+ * // a
+ * // a,b
+ * // b
+ * ```
+ *
+ * @param config Whether to emit the empty set first.
+ * @return A function from peer events to peer sets.
+ */
+export function peerSet<P>(config: PeerSetConfig = {}): OperatorFunction<PeerEvent<P>, readonly P[]> {
+  const { emitInitial = true } = config
+  return (source) =>
+    new Observable<readonly P[]>((subscriber) => {
+      const members = new Set<P>()
+      const snapshot = (): readonly P[] => Object.freeze([...members])
+      if (emitInitial) subscriber.next(snapshot())
+      return source.subscribe({
+        next: ({ type, peer }) => {
+          if (type === 'add' && !members.has(peer)) members.add(peer)
+          else if (type !== 'remove' || !members.delete(peer)) return
+          subscriber.next(snapshot())
+        },
+        error: (err: unknown) => subscriber.error(err),
+        complete: () => subscriber.complete()
+      })
+    })
+}

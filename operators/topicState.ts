@@ -1,0 +1,79 @@
+import { Observable, OperatorFunction } from 'rxjs'
+import type { TopicInput, TopicState } from './types'
+
+/**
+ * Folds configure requests and flush progress of one topic into its `TopicState`.
+ *
+ * 1. `configure` sets `announce` and `lookup`; `joined` is true when either is. Every
+ *    configure starts a new discovery, so `flushed` goes back to `false`; leaving (both false)
+ *    clears `joined` and `flushed`.
+ * 2. `flushed` sets the flag, but a topic that is not joined is never flushed.
+ * 3. The state is updated before it is emitted, and only a state that differs from the last
+ *    one is emitted. The first state is emitted with the first input.
+ * 4. Completion and errors pass through. Each subscription starts from the initial state.
+ *
+ * ## Example
+ *
+ * ```ts
+ * import { of } from 'rxjs'
+ * import { topicState } from '@basestore/networker/operators'
+ *
+ * of({ type: 'configure', announce: true, lookup: false }, { type: 'flushed', flushed: true })
+ *   .pipe(topicState(discoveryKey))
+ *   .subscribe(s => console.log(s.joined, s.flushed))
+ * // Logs:
+ * // true false
+ * // true true
+ * ```
+ *
+ * @param discoveryKey The topic's discovery key, copied into every state.
+ * @param initial Optional starting announce/lookup/flushed (defaults to not joined); `joined` is derived.
+ * @return A function from topic inputs to topic states.
+ */
+export function topicState(
+  discoveryKey: Buffer,
+  initial?: Partial<Pick<TopicState, 'announce' | 'lookup' | 'flushed'>>
+): OperatorFunction<TopicInput, TopicState> {
+  const announce = initial?.announce ?? false
+  const lookup = initial?.lookup ?? false
+  const joined = announce || lookup
+  // `joined` follows from announce/lookup, and only a joined topic can be flushed.
+  const start: TopicState = Object.freeze({
+    discoveryKey,
+    announce,
+    lookup,
+    joined,
+    flushed: joined && (initial?.flushed ?? false)
+  })
+  return (source) =>
+    new Observable<TopicState>((subscriber) => {
+      let state = start
+      let emitted = false
+      return source.subscribe({
+        next: (input) => {
+          const next = reduce(state, input)
+          if (emitted && sameState(next, state)) return
+          state = next
+          emitted = true
+          subscriber.next(state)
+        },
+        error: (err: unknown) => subscriber.error(err),
+        complete: () => subscriber.complete()
+      })
+    })
+}
+
+function reduce(state: TopicState, input: TopicInput): TopicState {
+  if (input.type === 'configure') {
+    const joined = input.announce || input.lookup
+    return Object.freeze({ ...state, announce: input.announce, lookup: input.lookup, joined, flushed: false })
+  }
+  return Object.freeze({ ...state, flushed: state.joined && input.flushed })
+}
+
+/** Field-by-field equality of two states of the same topic. */
+export function sameState(a: TopicState, b: TopicState): boolean {
+  return (
+    a.announce === b.announce && a.lookup === b.lookup && a.joined === b.joined && a.flushed === b.flushed
+  )
+}

@@ -1,0 +1,75 @@
+import Corestore from 'corestore'
+import fs from 'fs'
+import os from 'os'
+import path from 'path'
+import { Observable, filter, firstValueFrom, timeout } from 'rxjs'
+import { ReactiveNetworker, NetworkerOptions } from '../lib/reactive-networker'
+import { createLocalNetwork, LocalNetwork } from '../lib/testnet'
+import type { Peer } from '../lib/peer'
+
+/**
+ * A loopback network plus factories for stores and networkers, all torn down by `cleanup()`:
+ * networkers closed, stores closed, temp dirs removed, DHT destroyed.
+ */
+export interface Harness {
+  net: LocalNetwork
+  store(): Corestore
+  storeAt(dir: string): Corestore
+  tmpdir(): string
+  networker(store?: Corestore, opts?: NetworkerOptions): ReactiveNetworker
+  cleanup(): Promise<void>
+}
+
+export async function createHarness(): Promise<Harness> {
+  const net = await createLocalNetwork({ size: 3 })
+  const dirs: string[] = []
+  const stores: Corestore[] = []
+  const networkers: ReactiveNetworker[] = []
+  const tmpdir = (): string => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'networker-test-'))
+    dirs.push(dir)
+    return dir
+  }
+  const storeAt = (dir: string): Corestore => {
+    const store = new Corestore(dir)
+    stores.push(store)
+    return store
+  }
+  const store = (): Corestore => storeAt(tmpdir())
+  return {
+    net,
+    store,
+    storeAt,
+    tmpdir,
+    networker: (s = store(), opts = {}) => {
+      const networker = new ReactiveNetworker(s, { ...net.swarmOptions(), ...opts })
+      networkers.push(networker)
+      return networker
+    },
+    cleanup: async () => {
+      await Promise.all(networkers.map((n) => n.close()))
+      await Promise.all(stores.map((s) => s.close()))
+      await net.destroy()
+      for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true })
+    }
+  }
+}
+
+/** Resolves with the first value of `source` that passes `predicate`, or rejects after `ms`. */
+export function waitFor<T>(source: Observable<T>, predicate: (value: T) => boolean, ms = 20_000): Promise<T> {
+  return firstValueFrom(source.pipe(filter(predicate), timeout(ms)))
+}
+
+/** Resolves once the networker's peer set has exactly `count` peers. */
+export function waitForPeers(networker: ReactiveNetworker, count: number, ms = 20_000): Promise<readonly Peer[]> {
+  return waitFor(networker.peers$, (peers) => peers.length === count, ms)
+}
+
+/** A random 32-byte topic. */
+export function randomTopic(): Buffer {
+  return Buffer.from(Array.from({ length: 32 }, () => Math.floor(Math.random() * 256)))
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}
