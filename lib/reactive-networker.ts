@@ -243,6 +243,14 @@ export class ReactiveNetworker {
     return extension.messages$
   }
 
+  /**
+   * @internal Puts an operational error on `errors$` (used by the legacy facade for errors of
+   * the handlers it calls).
+   */
+  report(err: NetworkerError): void {
+    if (!this.errorsSubject.closed) this.errorsSubject.next(err)
+  }
+
   /** Closes every connection (peers see us leave at once) and completes every stream. Memoized. */
   close(): Promise<void> {
     this.closing ??= this.shutdown()

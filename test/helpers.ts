@@ -17,6 +17,8 @@ export interface Harness {
   storeAt(dir: string): Corestore
   tmpdir(): string
   networker(store?: Corestore, opts?: NetworkerOptions): ReactiveNetworker
+  /** Runs `fn` at cleanup, before the stores close (for facades, child processes, …). */
+  onCleanup(fn: () => unknown): void
   cleanup(): Promise<void>
 }
 
@@ -25,6 +27,7 @@ export async function createHarness(): Promise<Harness> {
   const dirs: string[] = []
   const stores: Corestore[] = []
   const networkers: ReactiveNetworker[] = []
+  const extra: Array<() => unknown> = []
   const tmpdir = (): string => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'networker-test-'))
     dirs.push(dir)
@@ -46,7 +49,11 @@ export async function createHarness(): Promise<Harness> {
       networkers.push(networker)
       return networker
     },
+    onCleanup: (fn) => {
+      extra.push(fn)
+    },
     cleanup: async () => {
+      await Promise.all(extra.map(async (fn) => fn()))
       await Promise.all(networkers.map((n) => n.close()))
       await Promise.all(stores.map((s) => s.close()))
       await net.destroy()
