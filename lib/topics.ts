@@ -20,6 +20,9 @@ import { toHex } from './keys'
 /** Backoff (ms) between lookups of a topic that has no peers yet; the last value repeats. */
 export const DEFAULT_RELOOKUP_BACKOFF: readonly number[] = [1000, 2000, 4000, 8000, 15000, 30000, 60000]
 
+/** Lookups after a join that run even when the topic already has peers. */
+const EAGER_RELOOKUPS = 2
+
 /** A configuration as `configure` applies it (defaults filled in). */
 export interface TopicConfig {
   readonly announce: boolean
@@ -196,18 +199,22 @@ export class Topics {
 
   /**
    * Two peers that join at the same instant can miss each other until Hyperswarm's next refresh
-   * (about 10 minutes). While a lookup topic has no peer, look it up again on a short backoff.
+   * (about 10 minutes), even when each of them found others. Look a lookup topic up again on a
+   * short backoff: twice after every join, then for as long as it has no peer.
    */
   private scheduleRelookup(entry: TopicEntry, options: { server: boolean; client: boolean }): void {
     const backoff = this.opts.relookupBackoff ?? DEFAULT_RELOOKUP_BACKOFF
     if (backoff.length === 0) return
     const scheduler = this.opts.scheduler ?? asyncScheduler
-    const delay = backoff[Math.min(entry.relookups, backoff.length - 1)]
+    // With peers, only watch (at the first backoff) for the topic to become empty.
+    const watching = entry.relookups >= EAGER_RELOOKUPS && this.opts.hasPeers(entry.key)
+    const delay = watching ? backoff[0] : backoff[Math.min(entry.relookups, backoff.length - 1)]
     entry.relookup = scheduler.schedule(() => {
       entry.relookup = null
       if (this.closed || entry.session === null) return
-      if (this.opts.hasPeers(entry.key)) {
-        entry.relookups = 0
+      // The first lookups after a join always run: peers that joined at the same instant as
+      // us missed each other even when both found someone else.
+      if (entry.relookups >= EAGER_RELOOKUPS && this.opts.hasPeers(entry.key)) {
         this.scheduleRelookup(entry, options)
         return
       }
