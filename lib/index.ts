@@ -1,3 +1,4 @@
+/// <reference path="../types/index.d.ts" preserve="true" />
 export { ReactiveNetworker, KEY_PAIR_NAME } from './reactive-networker'
 export type { NetworkerOptions, ConfigureOptions, TopicStatus, NetworkerPeerEvent } from './reactive-networker'
 export { NetworkerError, ErrorCodes } from './errors'

@@ -1,3 +1,4 @@
+/// <reference path="../types/index.d.ts" preserve="true" />
 import createTestnet from 'hyperdht/testnet'
 import HyperDHT from 'hyperdht'
 
