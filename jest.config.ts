@@ -4,7 +4,7 @@ const config: Config = {
   testEnvironment: 'node',
   preset: 'ts-jest',
   transform: { "^.+\\.ts$": ["ts-jest", {}] },
-  roots: ['<rootDir>/test'],
+  roots: ['<rootDir>/test', '<rootDir>/examples'],
   testMatch: ['**/*.spec.ts', '**/*.test.ts'],
   testTimeout: 60_000,
   // Network suites share two cores: run two files at a time at most.

@@ -29,6 +29,7 @@ import { ExtensionHub, Extension, ExtensionMessage, DEFAULT_MAX_MESSAGE_SIZE } f
 import { Encoding, resolveEncoding } from './encodings'
 import { Peer, PeerRecord } from './peer'
 import { ConfigStore, RememberedConfig } from './config-store'
+import type { NetworkerStreams } from './streams'
 
 /** The name under which the default Noise key pair is derived from the store. */
 export const KEY_PAIR_NAME = '@basestore/networker'
@@ -102,7 +103,7 @@ const SWARM_OPTION_NAMES = [
  * one Noise connection per remote peer, all-to-all replication, and extension messages, with
  * everything that changes over time as a hot Observable.
  */
-export class ReactiveNetworker {
+export class ReactiveNetworker implements NetworkerStreams {
   private readonly store: Corestore
   private readonly opts: NetworkerOptions
   private readonly peerEventsSubject = new Subject<NetworkerPeerEvent>()

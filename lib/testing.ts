@@ -1,0 +1,116 @@
+/**
+ * A testing kit for code that consumes a networker's streams: a virtual networker with the same
+ * observable surface as `ReactiveNetworker` (`NetworkerStreams`), driven by marble strings inside
+ * `TestScheduler.run`, plus builders for `Peer` and `TopicState` values.
+ *
+ * ```ts
+ * import { TestScheduler } from 'rxjs/testing'
+ * import { createVirtualNetworker, makePeer } from '@basestore/networker/testing'
+ *
+ * new TestScheduler((a, b) => expect(a).toEqual(b)).run((helpers) => {
+ *   const alice = makePeer(1)
+ *   const networker = createVirtualNetworker(helpers, {
+ *     peerEvents: { marbles: '-a---r', values: { a: { type: 'add', peer: alice }, r: { type: 'remove', peer: alice } } }
+ *   })
+ *   helpers.expectObservable(networker.peers$.pipe(map(p => p.length))).toBe('0a---b', { a: 1, b: 0 })
+ * })
+ * ```
+ */
+import type NoiseSecretStream from '@hyperswarm/secret-stream'
+import { EventEmitter } from 'events'
+import { NEVER, Observable, distinctUntilChanged, map, shareReplay, startWith } from 'rxjs'
+import type { TestScheduler } from 'rxjs/testing'
+import { peerSet } from '../operators/peerSet'
+import { sameState } from '../operators/topicState'
+import type { TopicState } from '../operators/types'
+import type { NetworkerError } from './errors'
+import type { NetworkerStreams } from './streams'
+import type { Extension, ExtensionMessage } from './extensions'
+import { toDiscoveryKey, toHex } from './keys'
+import type { Peer } from './peer'
+import type { NetworkerPeerEvent } from './reactive-networker'
+
+export type { NetworkerStreams } from './streams'
+
+/** The helpers `TestScheduler.run` hands its callback. */
+export type MarbleHelpers = Parameters<Parameters<TestScheduler['run']>[0]>[0]
+
+/** A marble string and its values. */
+export interface Marbles<T> {
+  readonly marbles: string
+  readonly values?: Record<string, T>
+  readonly error?: unknown
+}
+
+/** What drives a virtual networker; every stream is a hot observable of the test scheduler. */
+export interface VirtualNetworkerSpec {
+  /** Peer add/remove/swap events; `peers$` is folded from them. */
+  readonly peerEvents?: Marbles<NetworkerPeerEvent>
+  /** Topic maps as `topics$` emits them; `topic$(key)` is derived. */
+  readonly topics?: Marbles<ReadonlyMap<string, TopicState>>
+  readonly errors?: Marbles<NetworkerError>
+  /** Messages per extension name. */
+  readonly messages?: Readonly<Record<string, Marbles<ExtensionMessage<unknown>>>>
+}
+
+/**
+ * A networker made of hot marble streams. Like the real one, `peers$` and `topics$` hand a new
+ * subscriber the current value first (the empty set and the empty map before any event), and
+ * `topic$(key)` is distinct.
+ */
+export function createVirtualNetworker(helpers: MarbleHelpers, spec: VirtualNetworkerSpec = {}): NetworkerStreams {
+  const hot = <T>(m: Marbles<T> | undefined): Observable<T> =>
+    m === undefined ? NEVER : helpers.hot<T>(m.marbles, m.values, m.error)
+  const peerEvents$ = hot(spec.peerEvents)
+  const peers$ = peerEvents$.pipe(peerSet<Peer>(), shareReplay({ bufferSize: 1, refCount: false }))
+  const topics$ = hot(spec.topics).pipe(
+    startWith(new Map<string, TopicState>() as ReadonlyMap<string, TopicState>),
+    shareReplay({ bufferSize: 1, refCount: false })
+  )
+  const errors$ = hot(spec.errors)
+  const messages = new Map<string, Observable<ExtensionMessage<unknown>>>()
+  for (const [name, m] of Object.entries(spec.messages ?? {})) messages.set(name, hot(m))
+  return {
+    peers$,
+    peerEvents$,
+    topics$,
+    errors$,
+    topic$: (discoveryKey) => {
+      const key = toDiscoveryKey(discoveryKey)
+      const hex = toHex(key)
+      return topics$.pipe(
+        map((states) => states.get(hex) ?? makeTopicState(key)),
+        distinctUntilChanged(sameState)
+      )
+    },
+    messages$: <T>(extension: Extension<T>) =>
+      (messages.get(extension.name) ?? NEVER) as Observable<ExtensionMessage<T>>
+  }
+}
+
+/**
+ * A `Peer` value for tests: `id` fills the 32-byte key (a number is the byte repeated, a string
+ * is 64 hex characters). Its `stream` is an inert EventEmitter standing in for the connection.
+ */
+export function makePeer(id: number | string, remoteAddress = '127.0.0.1:10000'): Peer {
+  const remotePublicKey = typeof id === 'number' ? Buffer.alloc(32, id) : toDiscoveryKey(id)
+  const stream = Object.assign(new EventEmitter(), { remotePublicKey }) as unknown as NoiseSecretStream
+  return Object.freeze({ remotePublicKey, remoteAddress, type: 'udx' as const, stream })
+}
+
+/** A `TopicState` for tests; `joined` follows from announce/lookup unless given. */
+export function makeTopicState(
+  discoveryKey: Buffer | Uint8Array | string | number,
+  fields: Partial<Omit<TopicState, 'discoveryKey'>> = {}
+): TopicState {
+  const key = typeof discoveryKey === 'number' ? Buffer.alloc(32, discoveryKey) : toDiscoveryKey(discoveryKey)
+  const announce = fields.announce ?? false
+  const lookup = fields.lookup ?? false
+  const joined = fields.joined ?? (announce || lookup)
+  return Object.freeze({ discoveryKey: key, announce, lookup, joined, flushed: fields.flushed ?? false })
+}
+
+/** A `topics$` map from states. */
+export function makeTopics(...states: TopicState[]): ReadonlyMap<string, TopicState> {
+  return new Map(states.map((s) => [toHex(s.discoveryKey), s]))
+}
