@@ -48,6 +48,11 @@ export interface NetworkerOptions {
   maxParallel?: number
   /** Return `true` to refuse a remote key before connecting. */
   firewall?: (remotePublicKey: Buffer, payload: unknown) => boolean
+  /**
+   * Only these remote keys (32 bytes or 64 hex) may connect, in either direction; any other is
+   * never connected, replicated or listed in `peers$`. Combined with `firewall`.
+   */
+  allowlist?: ReadonlyArray<Buffer | Uint8Array | string>
   /** ms after which a silent peer is dropped (both sides keep alive at a third of it). */
   timeout?: number
   /** Largest extension message, in bytes, sent or accepted. Default 4 MiB. */
@@ -94,8 +99,7 @@ const SWARM_OPTION_NAMES = [
   'maxPeers',
   'maxClientConnections',
   'maxServerConnections',
-  'maxParallel',
-  'firewall'
+  'maxParallel'
 ] as const
 
 /**
@@ -307,6 +311,8 @@ export class ReactiveNetworker implements NetworkerStreams {
     for (const name of SWARM_OPTION_NAMES) {
       if (this.opts[name] !== undefined) Object.assign(swarmOptions, { [name]: this.opts[name] })
     }
+    const firewall = this.firewall()
+    if (firewall !== null) swarmOptions.firewall = firewall
     const swarm = new Hyperswarm(swarmOptions)
     this.swarm = swarm
     const source = createSwarmSource(swarm, (err, conn) =>
@@ -335,6 +341,15 @@ export class ReactiveNetworker implements NetworkerStreams {
         )
         .subscribe((event) => this.onPeerEvent(event))
     )
+  }
+
+  /** The `allowlist` and the caller's `firewall` as one Hyperswarm firewall (null: allow all). */
+  private firewall(): ((remotePublicKey: Buffer, payload: unknown) => boolean) | null {
+    const { allowlist, firewall } = this.opts
+    if (allowlist === undefined) return firewall ?? null
+    const allowed = new Set(allowlist.map((key) => toHex(toDiscoveryKey(key))))
+    return (remotePublicKey, payload) =>
+      !allowed.has(toHex(remotePublicKey)) || (firewall !== undefined && firewall(remotePublicKey, payload))
   }
 
   /** Holds a new connection until `onauthenticate` accepts it; refused ones are closed. */
@@ -488,6 +503,16 @@ function validateOptions(opts: NetworkerOptions): void {
       kp.secretKey.byteLength !== 64
     ) {
       throw errors.invalidOption('keyPair', 'a { publicKey: 32 bytes, secretKey: 64 bytes } key pair', kp)
+    }
+  }
+  if (opts.allowlist !== undefined) {
+    if (!Array.isArray(opts.allowlist)) throw errors.invalidOption('allowlist', 'an array of keys', opts.allowlist)
+    for (const key of opts.allowlist) {
+      try {
+        toDiscoveryKey(key)
+      } catch {
+        throw errors.invalidOption('allowlist', 'an array of 32-byte or 64-hex keys', key)
+      }
     }
   }
   for (const name of ['firewall', 'onauthenticate'] as const) {

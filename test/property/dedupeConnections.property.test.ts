@@ -75,7 +75,7 @@ function run(commands: readonly Command[], graceTime: number): void {
   scheduler.flush()
 
   // Settled: the peers are exactly the keys with an open connection, each on one of them.
-  const openKeys = new Set([...open].map((c) => c.remotePublicKey.toString('hex')))
+  const openKeys = new Set([...open].map((c) => Buffer.from(c.remotePublicKey).toString('hex')))
   expect(new Set(peers.keys())).toEqual(openKeys)
   for (const conn of peers.values()) expect(open.has(conn)).toBe(true)
   subscription.unsubscribe()
