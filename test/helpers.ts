@@ -80,3 +80,12 @@ export function randomTopic(): Buffer {
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))
 }
+
+/** Polls `condition` every 20 ms until it holds; rejects after `ms`. */
+export async function until(condition: () => boolean, ms = 20_000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await sleep(20)
+  }
+}
