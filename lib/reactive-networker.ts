@@ -15,7 +15,8 @@ import {
   from,
   of,
   EMPTY,
-  catchError
+  catchError,
+  finalize
 } from 'rxjs'
 import { dedupeConnections } from '../operators/dedupeConnections'
 import { peerSet } from '../operators/peerSet'
@@ -121,6 +122,8 @@ export class ReactiveNetworker implements NetworkerStreams {
   /** Keys a caller configured in this process: a background restore never overrides them. */
   private readonly callerKeys = new Set<string>()
   private swarm: Hyperswarm | null = null
+  /** Connections waiting for `onauthenticate`. */
+  private authenticating = 0
   private source: SwarmSource | null = null
   private topicsManager: Topics | null = null
   private configStore: ConfigStore | null = null
@@ -315,8 +318,10 @@ export class ReactiveNetworker implements NetworkerStreams {
     if (firewall !== null) swarmOptions.firewall = firewall
     const swarm = new Hyperswarm(swarmOptions)
     this.swarm = swarm
-    const source = createSwarmSource(swarm, (err, conn) =>
-      this.errorsSubject.next(errors.connection(toHex(conn.remotePublicKey), err))
+    const source = createSwarmSource(
+      swarm,
+      (err, conn) => this.errorsSubject.next(errors.connection(toHex(conn.remotePublicKey), err)),
+      () => this.authenticating
     )
     this.source = source
     const topics = new Topics({
@@ -357,6 +362,8 @@ export class ReactiveNetworker implements NetworkerStreams {
     const check = this.opts.onauthenticate
     if (check === undefined || event.type === 'close') return of(event)
     const conn = event.connection
+    // Until the decision, the connection counts as dialling: no topic is flushed before it.
+    this.authenticating++
     const decision = new Promise<void>((resolve, reject) => {
       let settled = false
       const done = (err?: Error | null): void => {
@@ -377,6 +384,11 @@ export class ReactiveNetworker implements NetworkerStreams {
         this.errorsSubject.next(errors.authentication(toHex(conn.remotePublicKey), err))
         conn.destroy()
         return EMPTY
+      }),
+      // After the admitted connection went through dedup (so it is in peers$).
+      finalize(() => {
+        this.authenticating--
+        this.source?.snapshot()
       })
     )
   }
@@ -441,17 +453,20 @@ export class ReactiveNetworker implements NetworkerStreams {
     const topics = this.topicsManager
     if (topics === null || this.closing) throw errors.closed('configure')
     const hex = toHex(key)
-    const joining = config.announce || config.lookup
-    const previous = this.statuses.get(hex)
-    const remember = joining ? (config.remember ?? previous?.remember ?? false) : false
     if (fromCaller) this.callerKeys.add(hex)
-    if (joining) this.statuses.set(hex, { discoveryKey: key, announce: config.announce, lookup: config.lookup, remember })
-    else this.statuses.delete(hex)
-    const persist =
-      fromCaller && (remember || previous?.remember || config.remember === false)
-        ? () => this.persist(key, { announce: config.announce, lookup: config.lookup, remember })
-        : null
-    return topics.configure(key, config, persist)
+    // Runs in the key's queue, right before the call is applied: `status()` shows the
+    // configuration in force, not one still waiting its turn.
+    const settle = async (): Promise<void> => {
+      const joining = config.announce || config.lookup
+      const previous = this.statuses.get(hex)
+      const remember = joining ? (config.remember ?? previous?.remember ?? false) : false
+      if (joining) this.statuses.set(hex, { discoveryKey: key, announce: config.announce, lookup: config.lookup, remember })
+      else this.statuses.delete(hex)
+      if (fromCaller && (remember || previous?.remember || config.remember === false)) {
+        await this.persist(key, { announce: config.announce, lookup: config.lookup, remember })
+      }
+    }
+    return topics.configure(key, config, settle)
   }
 
   private async persist(key: Buffer, config: RememberedConfig & { remember: boolean }): Promise<void> {

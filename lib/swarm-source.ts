@@ -19,7 +19,7 @@ export interface SwarmSource {
   readonly connections$: Observable<ConnectionEvent<NoiseSecretStream>>
   /** Hot with replay of the current snapshot (a `BehaviorSubject`). Completes on `dispose()`. */
   readonly progress$: Observable<SwarmProgress>
-  /** Reads the progress now (used right after a discovery finished). */
+  /** Reads the progress now, emitting it if it changed (after a discovery, or an admission). */
   snapshot(): SwarmProgress
   /** The topics Hyperswarm knows a remote key by (from its lookups). */
   topicsOf(remotePublicKey: Buffer): readonly Buffer[]
@@ -34,7 +34,9 @@ export interface SwarmSource {
  */
 export function createSwarmSource(
   swarm: Hyperswarm,
-  onerror: (err: Error, conn: NoiseSecretStream) => void
+  onerror: (err: Error, conn: NoiseSecretStream) => void,
+  /** Connections opened but not yet admitted (authentication); they count as connecting. */
+  pending: () => number = () => 0
 ): SwarmSource {
   const connections = new Subject<ConnectionEvent<NoiseSecretStream>>()
   const internals = swarm as unknown as SwarmInternals
@@ -46,7 +48,7 @@ export function createSwarmSource(
         ? true
         : internals._clientConnections < internals.maxClientConnections
     return {
-      connecting: swarm.connecting,
+      connecting: swarm.connecting + pending(),
       queued: internals._queue ? internals._queue.length : 0,
       saturated: !(withinMax && clientRoom)
     }

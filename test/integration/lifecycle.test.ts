@@ -245,6 +245,7 @@ test('the constructor throws ERR_INVALID_OPTION for a bad store, timeout or keyP
   const badOptions: unknown[] = [
     5,
     'opts',
+    null,
     { timeout: -1 },
     { timeout: 'soon' },
     { timeout: Number.NaN },
@@ -254,7 +255,8 @@ test('the constructor throws ERR_INVALID_OPTION for a bad store, timeout or keyP
     { keyPair: { publicKey: good.publicKey } },
     { keyPair: { publicKey: good.publicKey.subarray(0, 31), secretKey: good.secretKey } },
     { keyPair: { publicKey: good.publicKey, secretKey: good.secretKey.subarray(0, 32) } },
-    { keyPair: { publicKey: good.publicKey.toString('hex'), secretKey: good.secretKey } }
+    { keyPair: { publicKey: good.publicKey.toString('hex'), secretKey: good.secretKey } },
+    { keyPair: { publicKey: good.publicKey, secretKey: good.secretKey, extra: 1 }, timeout: -5 }
   ]
   for (const opts of badOptions) {
     expectThrowCode(() => new ReactiveNetworker(store, opts as NetworkerOptions), 'ERR_INVALID_OPTION')
@@ -268,11 +270,13 @@ test('the constructor throws ERR_INVALID_OPTION for a bad store, timeout or keyP
 interface Child {
   process: ChildProcessWithoutNullStreams
   publicKey: string
+  /** Resolves once the child reports a connected peer with this key. */
+  connectedTo(key: string, ms: number): Promise<void>
 }
 
 function startTimeoutPeer(topic: Buffer, timeout: number): Promise<Child> {
   const fixture = path.join(__dirname, '..', 'fixtures', 'timeout-peer.ts')
-  const dir = h.tmpdir() // removed by the harness after the child is gone
+  const dir = h.tmpdir() // removed by the harness once the child is gone
   const child = spawn(
     process.execPath,
     ['-r', 'ts-node/register/transpile-only', fixture, JSON.stringify(h.net.bootstrap), topic.toString('hex'), dir, String(timeout)],
@@ -288,19 +292,48 @@ function startTimeoutPeer(topic: Buffer, timeout: number): Promise<Child> {
   })
   let stderr = ''
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
-  return new Promise<Child>((resolve, reject) => {
-    let stdout = ''
-    const timer = setTimeout(() => reject(new Error(`child did not start in 30 s: ${stderr}`)), 30_000)
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString()
-      const line = stdout.split('\n').find((l) => l.startsWith('{'))
-      if (line === undefined) return
-      clearTimeout(timer)
-      resolve({ process: child, publicKey: (JSON.parse(line) as { publicKey: string }).publicKey })
+  const peers = new Set<string>()
+  const peerWaiters: Array<() => void> = []
+  let publicKey: string | null = null
+  let onKey: (() => void) | null = null
+  let pending = ''
+  child.stdout.on('data', (chunk: Buffer) => {
+    pending += chunk.toString()
+    const lines = pending.split('\n')
+    pending = lines.pop() ?? ''
+    for (const line of lines) {
+      if (!line.startsWith('{')) continue
+      const message = JSON.parse(line) as { publicKey?: string; peer?: string }
+      if (message.publicKey !== undefined) {
+        publicKey = message.publicKey
+        onKey?.()
+      }
+      if (message.peer !== undefined) {
+        peers.add(message.peer)
+        for (const wake of peerWaiters.splice(0)) wake()
+      }
+    }
+  })
+  const connectedTo = (key: string, ms: number): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`the child did not see ${key.slice(0, 8)} in ${ms} ms: ${stderr}`)), ms)
+      const check = (): void => {
+        if (peers.has(key)) {
+          clearTimeout(timer)
+          resolve()
+        } else peerWaiters.push(check)
+      }
+      check()
     })
+  return new Promise<Child>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the child did not start in 30 s: ${stderr}`)), 30_000)
+    onKey = () => {
+      clearTimeout(timer)
+      resolve({ process: child, publicKey: publicKey as string, connectedTo })
+    }
     child.once('exit', (code, signal) => {
       clearTimeout(timer)
-      reject(new Error(`child exited early (${code ?? signal}): ${stderr}`))
+      reject(new Error(`the child exited early (${code ?? signal}): ${stderr}`))
     })
   })
 }
@@ -308,21 +341,30 @@ function startTimeoutPeer(topic: Buffer, timeout: number): Promise<Child> {
 test('the timeout option: a peer that stops answering is dropped in about timeout', async () => {
   const timeout = 2000
   const topic = randomTopic()
-  const parent = h.networker(h.store(), { timeout })
-  await parent.configure(topic, { announce: true, lookup: true })
+  // The child (timeout 2000 too) announces; the parent looks it up and dials. Not the other way:
+  // a freshly started child process that dials often gets a half-open connection on loopback (its
+  // side opens, the parent's server never reports it), which then makes it refuse the parent's
+  // dials as duplicates until it times out (~13 s), and the keep-alive channel never opens.
   const child = await startTimeoutPeer(topic, timeout)
+  const parent = h.networker(h.store(), { timeout })
+  await parent.configure(topic, { announce: false, lookup: true })
 
-  const hasChild = (peers: readonly Peer[]): boolean => peers.some((p) => p.remotePublicKey.toString('hex') === child.publicKey)
-  await waitFor(parent.peers$, hasChild, 20_000)
+  const childPeer = (peers: readonly Peer[]): Peer | undefined =>
+    peers.find((p) => p.remotePublicKey.toString('hex') === child.publicKey)
+  await waitFor(parent.peers$, (peers) => childPeer(peers) !== undefined, 20_000)
+  await child.connectedTo((parent.publicKey as Buffer).toString('hex'), 20_000)
+
   // A healthy idle peer is kept: both sides ask each other for keep-alives at timeout / 3.
   await sleep(timeout * 2 + 500)
-  expect(hasChild(peersNow(parent))).toBe(true)
+  const peer = childPeer(peersNow(parent))
+  expect(peer).toBeDefined()
+  // The keep-alive channel opened, so the stream's idle timeout is armed at `timeout`.
+  expect(peer?.stream.timeout).toBe(timeout)
 
   const started = Date.now()
   child.process.kill('SIGKILL')
-  await waitFor(parent.peers$, (peers) => !hasChild(peers), 20_000)
+  await waitFor(parent.peers$, (peers) => childPeer(peers) === undefined, 20_000)
   const elapsed = Date.now() - started
-  console.log("ELAPSED", elapsed)
   // Default keep-alive detection takes ~17 s; with timeout 2000 it is about 2.5 s.
   expect(elapsed).toBeLessThan(8_000)
 })

@@ -1,4 +1,4 @@
-import { take } from 'rxjs'
+import { Observable, take } from 'rxjs'
 import type { ReactiveNetworker, NetworkerPeerEvent } from '../../lib/reactive-networker'
 import type { Peer } from '../../lib/peer'
 import type { TopicState } from '../../operators/types'
@@ -13,7 +13,7 @@ afterEach(async () => {
 })
 
 /** The value a hot stream with replay hands a new subscriber, read synchronously. */
-function current<T>(networker: ReactiveNetworker, pick: (n: ReactiveNetworker) => import('rxjs').Observable<T>): T {
+function current<T>(networker: ReactiveNetworker, pick: (n: ReactiveNetworker) => Observable<T>): T {
   let value: T | undefined
   let got = false
   pick(networker)
@@ -124,6 +124,31 @@ test('topic$ reaches flushed only after the peers found have connected, once per
   }
 })
 
+test('topic$ reaches flushed only after the peers found have connected, also when onauthenticate answers later', async () => {
+  // onauthenticate is "called for every new connection before it is replicated or announced";
+  // a connection still waiting for it has not connected yet, so the topic is not flushed yet.
+  const topic = randomTopic()
+  const announcer = h.networker()
+  await announcer.configure(topic, { announce: true, lookup: false })
+  const b = h.networker(h.store(), {
+    onauthenticate: (_remotePublicKey, done) => {
+      setTimeout(() => done(), 300)
+    }
+  })
+  const atFlush: string[][] = []
+  const subscription = b.topic$(topic).subscribe((state) => {
+    if (state.flushed) atFlush.push(peersNow(b).map((p) => hex(p.remotePublicKey)))
+  })
+  try {
+    const state = await b.configure(topic, { announce: false, lookup: true })
+    expect(state.flushed).toBe(true)
+    expect(peersNow(b).map((p) => hex(p.remotePublicKey))).toEqual([hex(announcer.publicKey)])
+    expect(atFlush).toEqual([[hex(announcer.publicKey)]])
+  } finally {
+    subscription.unsubscribe()
+  }
+})
+
 test('leaving clears joined and flushed and keeps existing connections', async () => {
   const topic = randomTopic()
   const a = h.networker()
@@ -223,6 +248,30 @@ test('calls for the same key are applied in call order', async () => {
   })
   expect(status?.discoveryKey.equals(topic)).toBe(true)
   expect(a.allStatuses()).toHaveLength(1)
+})
+
+test('status() reports the configuration in force while later calls for the key wait their turn', async () => {
+  const topic = randomTopic()
+  const other = h.networker()
+  await other.configure(topic, { announce: true, lookup: false })
+  const a = h.networker()
+  const mismatches: string[] = []
+  const subscription = a.topic$(topic).subscribe((state) => {
+    const status = a.status(topic)
+    const inForce = status === null ? 'none' : `announce=${status.announce} lookup=${status.lookup}`
+    const shown = state.joined ? `announce=${state.announce} lookup=${state.lookup}` : 'none'
+    if (inForce !== shown) mismatches.push(`topic$ ${shown} (flushed=${state.flushed}) but status() ${inForce}`)
+  })
+  try {
+    // The join is applied first (and waits for its flush), the leave after it.
+    const join = a.configure(topic, { announce: true, lookup: true })
+    const leave = a.configure(topic, { announce: false, lookup: false })
+    await Promise.all([join, leave])
+  } finally {
+    subscription.unsubscribe()
+  }
+  expect(a.status(topic)).toBeNull()
+  expect(mismatches).toEqual([])
 })
 
 test('joined() and flushed() read the same state as topic$', async () => {
