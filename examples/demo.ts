@@ -1,94 +1,222 @@
 /**
  * The demo: a local HyperDHT on loopback, one writer and three readers of a core, all sharing a
  * `chat` extension. The writer appends blocks, the readers replicate them while chat messages
- * flow, and the live peer sets and topic states come from `peers$` and `topics$`.
+ * flow; progress bars, the live peer sets (`peers$`) and topic states (`topic$`) and the last
+ * chat lines update in place on a terminal, or print as plain lines into a pipe.
  *
- *   npm run demo                 # runs, prints a summary, exits
- *   npm run demo -- --blocks 500 # fewer blocks
+ *   npm run demo                      # runs, prints a summary, exits (within 30 s)
+ *   npm run demo -- --blocks 500      # fewer blocks
+ *   npm run demo -- --serve           # then keeps running with the live dashboard (Ctrl-C stops)
+ *   npm run demo -- --help
  */
 import Corestore from 'corestore'
 import fs from 'fs'
 import os from 'os'
 import path from 'path'
 import { parseArgs } from 'util'
-import { combineLatest, filter, firstValueFrom, map, Subscription } from 'rxjs'
+import {
+  BehaviorSubject,
+  Subscription,
+  auditTime,
+  combineLatest,
+  filter,
+  firstValueFrom,
+  fromEvent,
+  interval,
+  map,
+  merge,
+  scan,
+  startWith,
+  take,
+  timeout
+} from 'rxjs'
 import { ReactiveNetworker, createLocalNetwork } from '../lib'
+import type { Extension, LocalNetwork } from '../lib'
+import { PlainDisplay, TtyDisplay, type Display } from './demo-display'
+import { startDashboard, type Dashboard } from './dashboard/server'
 
-const { values } = parseArgs({
-  options: {
-    blocks: { type: 'string', default: '2000' },
-    'block-size': { type: 'string', default: '4096' }
-  }
-})
-const BLOCKS = Number(values.blocks)
-const BLOCK_SIZE = Number(values['block-size'])
+const USAGE = `Usage: npm run demo -- [options]
+
+A writer and three readers of a core on a local HyperDHT (loopback only), with a chat extension.
+
+Options:
+  --blocks <n>        blocks the writer appends (default 2000)
+  --block-size <n>    bytes per block (default 4096)
+  --serve             keep running afterwards with the live dashboard of the writer's networker
+  --port <n>          dashboard port with --serve (default: a free one), bound to 127.0.0.1
+  --plain             plain lines even on a terminal
+  -h, --help          this help`
+
+const TIME_LIMIT = 30_000
 const READERS = 3
+
+interface Options {
+  blocks: number
+  blockSize: number
+  serve: boolean
+  port: number
+  plain: boolean
+}
+
+interface ChatMessage {
+  from: string
+  text: string
+}
 
 interface Node {
   name: string
   dir: string
   store: Corestore
   networker: ReactiveNetworker
+  chat: Extension<ChatMessage>
+}
+
+function parseOptions(argv: string[]): Options | null {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      blocks: { type: 'string', default: '2000' },
+      'block-size': { type: 'string', default: '4096' },
+      serve: { type: 'boolean', default: false },
+      port: { type: 'string', default: '0' },
+      plain: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false }
+    },
+    strict: true
+  })
+  if (values.help) return null
+  const integer = (name: string, raw: string, min: number, max: number): number => {
+    const n = Number(raw)
+    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name} must be an integer from ${min} to ${max}, got "${raw}"`)
+    return n
+  }
+  return {
+    blocks: integer('blocks', values.blocks, 1, 1_000_000),
+    blockSize: integer('block-size', values['block-size'], 4, 1024 * 1024),
+    serve: values.serve,
+    port: integer('port', values.port, 0, 65535),
+    plain: values.plain
+  }
 }
 
 async function main(): Promise<void> {
+  let opts: Options | null
+  try {
+    opts = parseOptions(process.argv.slice(2))
+  } catch (err) {
+    console.error(`${err instanceof Error ? err.message : String(err)}\n\n${USAGE}`)
+    process.exitCode = 2
+    return
+  }
+  if (opts === null) {
+    console.log(USAGE)
+    return
+  }
+  const { blocks: BLOCKS, blockSize: BLOCK_SIZE } = opts
   const started = Date.now()
-  const log = (line: string): void => console.log(`[${((Date.now() - started) / 1000).toFixed(2)}s] ${line}`)
-  const net = await createLocalNetwork({ size: 3 })
-  log(`local HyperDHT up on ${net.bootstrap.map((b) => `${b.host}:${b.port}`).join(', ')}`)
+  const readerNames = Array.from({ length: READERS }, (_, i) => `reader${i + 1}`)
+  const nodeNames = ['writer', ...readerNames]
+  const displayOptions = {
+    title: `@basestore/networker demo: 1 writer, ${READERS} readers, ${BLOCKS} blocks, a chat extension`,
+    bars: [{ name: 'writer', verb: 'appended' }, ...readerNames.map((name) => ({ name, verb: 'downloaded' }))],
+    nodes: nodeNames
+  }
+  const display: Display =
+    process.stdout.isTTY && !opts.plain ? new TtyDisplay(BLOCK_SIZE, displayOptions) : new PlainDisplay(displayOptions)
 
   const nodes: Node[] = []
   const subscriptions = new Subscription()
-  const makeNode = (name: string): Node => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `networker-demo-${name}-`))
-    const store = new Corestore(dir)
-    const networker = new ReactiveNetworker(store, net.swarmOptions())
-    const node = { name, dir, store, networker }
-    nodes.push(node)
-    return node
-  }
+  let net: LocalNetwork | null = null
+  let dashboard: Dashboard | null = null
+
+  // Everything is released once, whichever way the demo ends (done, failure, Ctrl-C).
+  let cleaning: Promise<void> | null = null
+  const cleanup = (): Promise<void> =>
+    (cleaning ??= (async () => {
+      display.stop()
+      subscriptions.unsubscribe()
+      await dashboard?.close()
+      await Promise.all(nodes.map((n) => n.networker.close()))
+      await Promise.all(nodes.map((n) => n.store.close()))
+      await net?.destroy()
+      for (const node of nodes) fs.rmSync(node.dir, { recursive: true, force: true })
+    })())
+
+  // Ctrl-C or a kill before the end: clean up, then leave with the conventional code.
+  const signals$ = merge(fromEvent(process, 'SIGINT'), fromEvent(process, 'SIGTERM')).pipe(take(1))
+  let serving = false
+  const interrupt = signals$.subscribe(() => {
+    if (serving) return // the --serve wait below handles it
+    display.log('interrupted: cleaning up')
+    void cleanup().finally(() => process.exit(130))
+  })
+  // The demo ends by itself: a hang is a failure, not a wait.
+  const watchdog = setTimeout(() => {
+    display.log(`the demo did not finish within ${TIME_LIMIT / 1000} s`)
+    void cleanup().finally(() => process.exit(1))
+  }, TIME_LIMIT)
 
   try {
-    const writer = makeNode('writer')
-    const readers = Array.from({ length: READERS }, (_, i) => makeNode(`reader${i + 1}`))
-    const names = new Map<string, string>()
+    display.status('starting a HyperDHT on 127.0.0.1')
+    net = await createLocalNetwork({ size: 3 })
+    const dhtAddress = net.bootstrap.map((b) => `${b.host}:${b.port}`).join(', ')
+
+    for (const name of nodeNames) {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), `networker-demo-${name}-`))
+      const store = new Corestore(dir)
+      const networker = new ReactiveNetworker(store, net.swarmOptions())
+      const chat = networker.registerExtension<ChatMessage>('chat', { encoding: 'json' })
+      nodes.push({ name, dir, store, networker, chat })
+    }
+    const [writer, ...readers] = nodes
+
+    // Listen first, so every node's key (and so its name) is known before anyone connects.
+    await Promise.all(nodes.map((n) => n.networker.listen()))
+    const names = new Map(nodes.map((n) => [(n.networker.publicKey as Buffer).toString('hex'), n.name]))
+    const nameOf = (key: Buffer): string => names.get(key.toString('hex')) ?? key.toString('hex').slice(0, 8)
 
     const core = writer.store.get({ name: 'demo-core' })
     await core.ready()
     const discoveryKey = core.discoveryKey as Buffer
 
-    // Chat on every node; each line names its sender.
-    let delivered = 0
-    const chats = nodes.map((node) => {
-      const chat = node.networker.registerExtension<{ from: string; text: string }>('chat', { encoding: 'json' })
-      subscriptions.add(
-        node.networker.messages$(chat).subscribe(({ message }) => {
-          delivered++
-          if (delivered <= 6) log(`chat ${message.from} → ${node.name}: ${message.text}`)
-        })
-      )
-      return chat
-    })
-
-    // The live peer set of the writer, as names.
-    for (const node of nodes) {
-      subscriptions.add(node.networker.errors$.subscribe((err) => log(`${node.name} error ${err.code}: ${err.message}`)))
+    if (opts.serve) {
+      dashboard = await startDashboard(writer.networker, {
+        port: opts.port,
+        chat: writer.chat as Extension<unknown>,
+        peerName: (peer) => names.get(peer.remotePublicKey.toString('hex'))
+      })
+      display.log(`dashboard of the writer's networker: ${dashboard.url}`)
     }
-    subscriptions.add(
-      writer.networker.peers$.subscribe((peers) =>
-        log(`writer peers$: [${peers.map((p) => names.get(p.remotePublicKey.toString('hex')) ?? '?').join(', ')}]`)
+
+    // The live peer set and topic state of every node.
+    for (const node of nodes) {
+      subscriptions.add(
+        combineLatest([node.networker.peers$, node.networker.topic$(discoveryKey)])
+          .pipe(auditTime(30))
+          .subscribe(([peers, topic]) => display.node(node.name, peers.map((p) => nameOf(p.remotePublicKey)), topic))
       )
-    )
+      subscriptions.add(node.networker.errors$.subscribe((err) => display.log(`${node.name} error ${err.code}: ${err.message}`)))
+    }
+
+    // Chat: every node counts what it receives.
+    const delivered$ = new BehaviorSubject(0)
     subscriptions.add(
-      writer.networker.topic$(discoveryKey).subscribe((s) =>
-        log(`writer topic$: announce=${s.announce} lookup=${s.lookup} joined=${s.joined} flushed=${s.flushed}`)
-      )
+      merge(
+        ...nodes.map((node) =>
+          node.networker.messages$(node.chat).pipe(map(({ message, peer }) => ({ message, peer, to: node.name })))
+        )
+      ).subscribe(({ message, peer, to }) => {
+        delivered$.next(delivered$.value + 1)
+        display.chat(nameOf(peer.remotePublicKey), to, message.text)
+      })
     )
 
+    display.status(`local HyperDHT on ${dhtAddress}: joining core ${discoveryKey.toString('hex').slice(0, 12)}…`)
     await writer.networker.configure(discoveryKey, { announce: true, lookup: true })
-    names.set(writer.networker.publicKey?.toString('hex') ?? '', writer.name)
 
     // Append while the readers join.
+    display.status('writer appending while the readers join')
+    for (const name of ['writer', ...readerNames]) display.progress(name, 0, BLOCKS)
     const appending = (async () => {
       const block = Buffer.alloc(BLOCK_SIZE)
       for (let i = 0; i < BLOCKS; i += 100) {
@@ -98,68 +226,88 @@ async function main(): Promise<void> {
           batch.push(Buffer.from(block))
         }
         await core.append(batch)
+        display.progress('writer', core.length, BLOCKS)
       }
     })()
 
-    await Promise.all(
-      readers.map(async (reader) => {
-        await reader.networker.configure(discoveryKey, { announce: true, lookup: true })
-        names.set(reader.networker.publicKey?.toString('hex') ?? '', reader.name)
-      })
-    )
-    log('all four configured; waiting for the full mesh')
+    await Promise.all(readers.map((reader) => reader.networker.configure(discoveryKey, { announce: true, lookup: true })))
+    display.status('all four configured; waiting for the full mesh (readers find each other)')
     await Promise.all(
       nodes.map((node) => firstValueFrom(node.networker.peers$.pipe(filter((peers) => peers.length === READERS))))
     )
 
     // Everyone greets everyone.
-    nodes.forEach((node, i) => chats[i].broadcast({ from: node.name, text: `hello from ${node.name}` }))
+    for (const node of nodes) node.chat.broadcast({ from: node.name, text: `hello from ${node.name}` })
 
     await appending
-    log(`writer appended ${BLOCKS} blocks of ${BLOCK_SIZE} bytes`)
+    display.status(`writer appended ${BLOCKS} blocks of ${BLOCK_SIZE} bytes; readers replicating`)
 
     const downloadStart = Date.now()
     const verified = await Promise.all(
       readers.map(async (reader) => {
         const clone = reader.store.get({ key: core.key as Buffer })
         await clone.ready()
+        // One tick of the bar per block this reader stores.
+        const progress = fromEvent(clone, 'download')
+          .pipe(scan((n) => n + 1, 0), startWith(0))
+          .subscribe((n) => display.progress(reader.name, Math.min(n, BLOCKS), BLOCKS))
+        subscriptions.add(progress)
         await clone.update({ wait: true })
         await clone.download({ start: 0, end: BLOCKS }).done()
+        display.progress(reader.name, BLOCKS, BLOCKS)
+        progress.unsubscribe()
         let ok = 0
         for (let i = 0; i < BLOCKS; i++) {
           const block = await clone.get(i)
           if (block !== null && block.readUInt32BE(0) === i && block.byteLength === BLOCK_SIZE) ok++
         }
-        log(`${reader.name} verified ${ok}/${BLOCKS} blocks`)
+        // Tell the others, on the chat, while the mesh is still up.
+        reader.chat.broadcast({ from: reader.name, text: `verified ${ok}/${BLOCKS} blocks` })
         return ok
       })
     )
     const seconds = (Date.now() - downloadStart) / 1000
 
-    // Wait for every greeting (4 nodes × 3 peers).
-    const expected = nodes.length * READERS
-    await firstValueFrom(
-      combineLatest(nodes.map((n) => n.networker.peers$)).pipe(
-        map(() => delivered),
-        filter((n) => n >= expected)
-      )
-    ).catch(() => undefined)
-    const deadline = Date.now() + 5000
-    while (delivered < expected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
+    // Every greeting (4 nodes × 3 peers) and every reader's report (3 × 3).
+    const expected = nodes.length * READERS + READERS * READERS
+    display.status('waiting for the last chat messages')
+    await firstValueFrom(delivered$.pipe(filter((n) => n >= expected), timeout(5000))).catch(() => undefined)
+    display.status(`done in ${((Date.now() - started) / 1000).toFixed(2)} s`)
+    display.stop()
 
     const mib = (READERS * BLOCKS * BLOCK_SIZE) / (1024 * 1024)
-    console.log('\nSummary')
-    readers.forEach((reader, i) => console.log(`  ${reader.name}: ${verified[i]}/${BLOCKS} blocks verified`))
-    console.log(`  chat messages delivered: ${delivered}/${expected}`)
-    console.log(`  replicated ${mib.toFixed(1)} MiB to ${READERS} readers in ${seconds.toFixed(2)} s`)
-    console.log(`  total time ${((Date.now() - started) / 1000).toFixed(2)} s`)
-    if (verified.some((n) => n !== BLOCKS) || delivered < expected) process.exitCode = 1
+    const lines = [
+      '',
+      'Summary',
+      ...readers.map((reader, i) => `  ${reader.name}: ${verified[i]}/${BLOCKS} blocks verified`),
+      `  chat messages delivered: ${delivered$.value}/${expected}`,
+      `  replicated ${mib.toFixed(1)} MiB to ${READERS} readers in ${seconds.toFixed(2)} s (${(mib / seconds).toFixed(1)} MiB/s)`,
+      `  total time ${((Date.now() - started) / 1000).toFixed(2)} s`
+    ]
+    console.log(lines.join('\n'))
+    const ok = verified.every((n) => n === BLOCKS) && delivered$.value >= expected
+    if (!ok) process.exitCode = 1
+    clearTimeout(watchdog)
+
+    if (opts.serve && dashboard !== null) {
+      serving = true
+      console.log(`\nDashboard: ${dashboard.url}  (Ctrl-C to stop)`)
+      // Keep a little chat going so the dashboard's message log stays alive.
+      let tick = 0
+      subscriptions.add(
+        interval(3000).subscribe(() => {
+          const reader = readers[tick % READERS]
+          tick++
+          reader.chat.broadcast({ from: reader.name, text: `still here (#${tick})` })
+        })
+      )
+      await firstValueFrom(signals$)
+      console.log('stopping')
+    }
   } finally {
-    subscriptions.unsubscribe()
-    await Promise.all(nodes.map((n) => n.networker.close()))
-    await Promise.all(nodes.map((n) => n.store.close()))
-    await net.destroy()
-    for (const node of nodes) fs.rmSync(node.dir, { recursive: true, force: true })
+    clearTimeout(watchdog)
+    interrupt.unsubscribe()
+    await cleanup()
   }
 }
 

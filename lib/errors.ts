@@ -26,7 +26,7 @@ export const ErrorCodes = {
   ERR_HANDLER: 'ERR_HANDLER',
   /** Replication could not be started on a connection. */
   ERR_REPLICATION: 'ERR_REPLICATION',
-  /** A connection failed with an error other than Hyperswarm's duplicate resolution. */
+  /** A connection failed (not reported: Hyperswarm's duplicate resolution, a remote reset). */
   ERR_CONNECTION: 'ERR_CONNECTION',
   /** A discovery (announce/lookup) or leave failed. */
   ERR_DISCOVERY: 'ERR_DISCOVERY',

@@ -232,7 +232,7 @@ export class ExtensionHub {
     } finally {
       link.mux.uncork()
     }
-    return link.mux.drained
+    return isDrained(link.mux)
   }
 
   /** @internal */
@@ -247,19 +247,7 @@ export class ExtensionHub {
   drained(): Promise<void> {
     const waits: Promise<void>[] = []
     for (const link of this.links.values()) {
-      const { mux, stream } = link
-      if (mux.drained || stream.destroyed) continue
-      waits.push(
-        new Promise<void>((resolve) => {
-          const done = (): void => {
-            stream.removeListener('drain', done)
-            stream.removeListener('close', done)
-            resolve()
-          }
-          stream.on('drain', done)
-          stream.on('close', done)
-        })
-      )
+      if (!isDrained(link.mux) && !link.stream.destroyed) waits.push(waitDrained(link))
     }
     return Promise.all(waits).then(() => undefined)
   }
@@ -276,7 +264,8 @@ export class ExtensionHub {
     // While the connection is gone and a replacement may come, the outbox holds the message.
     if (lane.channel === null) return true
     ns.sent++
-    return lane.channel.messages[MSG_DATA].send(bytes)
+    lane.channel.messages[MSG_DATA].send(bytes)
+    return isDrained(link.mux)
   }
 
   private keep(lane: Lane, seq: number, bytes: Uint8Array): void {
@@ -475,6 +464,35 @@ export class ExtensionHub {
   report(err: NetworkerError): void {
     this.opts.onerror(err)
   }
+}
+
+/**
+ * Whether more may be written now. A muxer corked by someone else is not drained: Hypercore
+ * keeps the shared muxer corked across a storage read while it serves blocks, and Protomux then
+ * batches every send in memory, ahead of replication, and reports true.
+ */
+function isDrained(mux: Protomux): boolean {
+  return mux.drained && mux.corked === 0
+}
+
+/** Resolves once the link's muxer is uncorked and its stream drained (or closed). */
+function waitDrained(link: PeerLink): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const check = (): void => {
+      const { mux, stream } = link
+      if (stream.destroyed || isDrained(mux)) return resolve()
+      // Protomux has no uncork event: look again after the I/O that will uncork it.
+      if (mux.corked > 0) return void setImmediate(check)
+      const done = (): void => {
+        stream.removeListener('drain', done)
+        stream.removeListener('close', done)
+        check()
+      }
+      stream.on('drain', done)
+      stream.on('close', done)
+    }
+    check()
+  })
 }
 
 function encodeResume(seq: number, epoch: number): Uint8Array {

@@ -24,7 +24,8 @@ export interface LegacyExtension<T> {
   destroy(): void
 }
 
-type NodeCallback<T> = (err: Error | null, value?: T) => void
+/** A node-style callback, as the legacy `configure(key, opts, cb)` takes. */
+export type NodeCallback<T> = (err: Error | null, value?: T) => void
 
 /**
  * The API of the old `@corestore/networker`, for legacy callers: promises, a `peers` Set and

@@ -122,6 +122,7 @@ export class ReactiveNetworker implements NetworkerStreams {
   /** Keys a caller configured in this process: a background restore never overrides them. */
   private readonly callerKeys = new Set<string>()
   private swarm: Hyperswarm | null = null
+  private rememberedAtStart: Promise<Map<string, RememberedConfig & { discoveryKey: Buffer }>> | null = null
   /** Connections waiting for `onauthenticate`. */
   private authenticating = 0
   private source: SwarmSource | null = null
@@ -458,7 +459,9 @@ export class ReactiveNetworker implements NetworkerStreams {
     // configuration in force, not one still waiting its turn.
     const settle = async (): Promise<void> => {
       const joining = config.announce || config.lookup
-      const previous = this.statuses.get(hex)
+      // A remembered key the background restore has not reached yet is remembered all the same.
+      const stored = fromCaller && !this.statuses.has(hex) ? await this.rememberedKeys().catch(() => null) : null
+      const previous = this.statuses.get(hex) ?? (stored?.has(hex) ? { remember: true } : undefined)
       const remember = joining ? (config.remember ?? previous?.remember ?? false) : false
       if (joining) this.statuses.set(hex, { discoveryKey: key, announce: config.announce, lookup: config.lookup, remember })
       else this.statuses.delete(hex)
@@ -472,17 +475,31 @@ export class ReactiveNetworker implements NetworkerStreams {
   private async persist(key: Buffer, config: RememberedConfig & { remember: boolean }): Promise<void> {
     try {
       this.configStore ??= new ConfigStore(this.store)
-      if (config.remember && (config.announce || config.lookup)) await this.configStore.put(key, config)
-      else await this.configStore.delete(key)
+      const remembered = await this.rememberedKeys()
+      if (config.remember && (config.announce || config.lookup)) {
+        await this.configStore.put(key, config)
+        remembered.set(toHex(key), { discoveryKey: key, announce: config.announce, lookup: config.lookup })
+      } else {
+        await this.configStore.delete(key)
+        remembered.delete(toHex(key))
+      }
     } catch (err) {
       this.errorsSubject.next(errors.configStore('write', err))
     }
   }
 
+  /** What is remembered on disk: read once, then kept in step by `persist`. */
+  private rememberedKeys(): Promise<Map<string, RememberedConfig & { discoveryKey: Buffer }>> {
+    this.rememberedAtStart ??= ConfigStore.list(this.store).then(
+      (list) => new Map(list.map((config) => [toHex(config.discoveryKey), config]))
+    )
+    return this.rememberedAtStart
+  }
+
   private restoreRemembered(): void {
     const restore = async (): Promise<void> => {
-      const remembered = await ConfigStore.list(this.store)
-      for (const { discoveryKey, announce, lookup } of remembered) {
+      const remembered = await this.rememberedKeys()
+      for (const { discoveryKey, announce, lookup } of [...remembered.values()]) {
         if (this.closing) return
         const hex = toHex(discoveryKey)
         if (this.callerKeys.has(hex)) continue

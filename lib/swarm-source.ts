@@ -56,8 +56,10 @@ export function createSwarmSource(
   const progress = new BehaviorSubject<SwarmProgress>(snapshot())
 
   const onconnection = (conn: NoiseSecretStream): void => {
-    conn.on('error', (err: Error) => {
-      if (err && err.message !== ERR_DUPLICATE) onerror(err, conn)
+    conn.on('error', (err: Error & { code?: string }) => {
+      // A duplicate resolved, or the remote closing its side: routine, the peer set says it all.
+      if (!err || err.message === ERR_DUPLICATE || err.code === 'ECONNRESET') return
+      onerror(err, conn)
     })
     conn.once('close', () => connections.next({ type: 'close', connection: conn }))
     connections.next({ type: 'open', connection: conn })

@@ -54,6 +54,8 @@ declare module 'protomux' {
     static isProtomux(mux: unknown): mux is Protomux
     readonly stream: NoiseSecretStream
     readonly drained: boolean
+    /** How many cork() calls are not yet uncorked (0: writes go straight to the stream). */
+    readonly corked: number
     cork(): void
     uncork(): void
     isIdle(): boolean

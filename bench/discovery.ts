@@ -1,0 +1,167 @@
+/// <reference path="../types/index.d.ts" preserve="true" />
+import Hyperswarm from 'hyperswarm'
+import type Corestore from 'corestore'
+import type HyperDHT from 'hyperdht'
+import type NoiseSecretStream from '@hyperswarm/secret-stream'
+import { ReactiveNetworker } from '../lib/reactive-networker'
+import type { LocalNetwork } from '../lib/testnet'
+import {
+  Resources,
+  ScenarioOptions,
+  ScenarioResult,
+  alternate,
+  bootstrappedNode,
+  metric,
+  networkFor,
+  now,
+  randomTopic,
+  trial,
+  waitFor
+} from './common'
+
+/**
+ * Discovery: from `configure` on both sides to both seeing each other, against raw Hyperswarm
+ * join → `'connection'` on both sides.
+ *
+ * Both sides follow the same order so that neither depends on luck (two peers joining at the same
+ * instant can miss each other): side 1 joins (announce + lookup) and waits for its discovery to
+ * finish, then side 2 joins; the clock stops when both have the other as a peer. DHT nodes are
+ * bootstrapped before the clock starts; swarm creation is inside it on both sides.
+ */
+export async function discovery(opts: ScenarioOptions = {}): Promise<ScenarioResult> {
+  const smoke = opts.smoke ?? false
+  const rounds = smoke ? 1 : 30
+  const startedAt = new Date()
+  const t0 = now()
+  const res = new Resources()
+  try {
+    const net = await networkFor(opts, res)
+    // One unmeasured warm-up of each side (module loading, JIT).
+    if (!smoke) {
+      await alternate(1, { ours: async () => (await oursTrial(net)).total, raw: async () => (await rawTrial(net)).total }, opts.only)
+    }
+    const second = { ours: [] as number[], raw: [] as number[] }
+    const total = await alternate(
+      rounds,
+      {
+        ours: async () => {
+          const r = await oursTrial(net)
+          second.ours.push(r.second)
+          return r.total
+        },
+        raw: async () => {
+          const r = await rawTrial(net)
+          second.raw.push(r.second)
+          return r.total
+        }
+      },
+      opts.only
+    )
+    return {
+      scenario: 'discovery',
+      title: 'Discovery: configure on both sides until both see the peer',
+      smoke,
+      startedAt: startedAt.toISOString(),
+      durationMs: now() - t0,
+      params: { rounds, dhtNodes: 3 },
+      metrics: [
+        metric({
+          key: 'both-connected',
+          label: 'join on both sides → both connected',
+          unit: 'ms',
+          better: 'lower',
+          ours: total.ours,
+          raw: total.raw,
+          target: { op: '<=', value: 1.1, on: 'ratio' }
+        }),
+        metric({
+          key: 'second-join',
+          label: 'second side joins → both connected',
+          unit: 'ms',
+          better: 'lower',
+          ours: second.ours,
+          raw: second.raw
+        })
+      ],
+      checks: {
+        trials: total.ours.length + total.raw.length,
+        allConnected: true
+      },
+      notes: [
+        'Side 1 joins and waits for its announce to finish (configure with flush / session.flushed()), then side 2 joins.'
+      ]
+    }
+  } finally {
+    await res.cleanup()
+  }
+}
+
+interface DiscoveryTiming {
+  /** ms from the first join to both connected. */
+  total: number
+  /** ms from the second join to both connected. */
+  second: number
+}
+
+/** Ours: two networkers on fresh stores; `configure` on one, then on the other. */
+function oursTrial(net: LocalNetwork): Promise<DiscoveryTiming> {
+  return trial(async (res) => {
+    const [storeA, storeB] = [res.store(), res.store()]
+    await Promise.all([storeA.ready(), storeB.ready()])
+    const [dhtA, dhtB] = await Promise.all([bootstrappedNode(net, res), bootstrappedNode(net, res)])
+    const a = new ReactiveNetworker(storeA, { dht: dhtA })
+    const b = new ReactiveNetworker(storeB, { dht: dhtB })
+    res.defer(() => Promise.all([a.close(), b.close()]))
+    const topic = randomTopic()
+    const bothSee = Promise.all([
+      waitFor(a.peers$, (peers) => peers.length === 1),
+      waitFor(b.peers$, (peers) => peers.length === 1)
+    ])
+    const start = now()
+    await a.configure(topic, { announce: true, lookup: true })
+    const secondStart = now()
+    const configuringB = b.configure(topic, { announce: true, lookup: true })
+    await bothSee
+    const end = now()
+    await configuringB
+    return { total: end - start, second: end - secondStart }
+  })
+}
+
+/** Raw: two Hyperswarms replicating their stores; join and flush on one, then join on the other. */
+function rawTrial(net: LocalNetwork): Promise<DiscoveryTiming> {
+  return trial(async (res) => {
+    const [storeA, storeB] = [res.store(), res.store()]
+    await Promise.all([storeA.ready(), storeB.ready()])
+    const [dhtA, dhtB] = await Promise.all([bootstrappedNode(net, res), bootstrappedNode(net, res)])
+    const topic = randomTopic()
+    let connectedA: () => void = () => {}
+    let connectedB: () => void = () => {}
+    const bothSee = Promise.all([
+      new Promise<void>((resolve) => (connectedA = resolve)),
+      new Promise<void>((resolve) => (connectedB = resolve))
+    ])
+    const start = now()
+    const a = rawSwarm(res, storeA, dhtA, () => connectedA())
+    await a.join(topic, { server: true, client: true }).flushed()
+    const secondStart = now()
+    const b = rawSwarm(res, storeB, dhtB, () => connectedB())
+    const joiningB = b.join(topic, { server: true, client: true }).flushed()
+    await bothSee
+    const end = now()
+    await joiningB
+    return { total: end - start, second: end - secondStart }
+  })
+}
+
+/** A bare Hyperswarm that replicates its store on every connection. */
+function rawSwarm(res: Resources, store: Corestore, dht: HyperDHT, onconnection: () => void): Hyperswarm {
+  const swarm = new Hyperswarm({ dht })
+  res.defer(() => swarm.destroy())
+  swarm.on('connection', (conn: NoiseSecretStream) => {
+    conn.on('error', () => {})
+    store.replicate(conn)
+    onconnection()
+  })
+  return swarm
+}
