@@ -45,7 +45,15 @@ export async function createHarness(): Promise<Harness> {
     storeAt,
     tmpdir,
     networker: (s = store(), opts = {}) => {
-      const networker = new ReactiveNetworker(s, { ...net.swarmOptions(), ...opts })
+      const options = { ...net.swarmOptions(), ...opts }
+      let networker: ReactiveNetworker
+      try {
+        networker = new ReactiveNetworker(s, options)
+      } catch (err) {
+        // A constructor that refused its options never took the DHT node over.
+        void options.dht?.destroy()
+        throw err
+      }
       networkers.push(networker)
       return networker
     },
