@@ -42,8 +42,13 @@ export interface Metric {
   readonly better: 'higher' | 'lower'
   readonly ours: number | null
   readonly raw: number | null
-  /** ours / raw, or null when either side is missing. */
+  /** ours / raw (of the two medians), or null when either side is missing. */
   readonly ratio: number | null
+  /**
+   * The median of the per-round ratios ours[i] / raw[i] when both sides ran the same number of
+   * rounds: robust to drift in the machine's load, as each pair ran back to back.
+   */
+  readonly pairedRatio: number | null
   readonly target: Target | null
   /** Whether the target is met; null without a target or without the value it applies to. */
   readonly met: boolean | null
@@ -80,6 +85,8 @@ export function metric(spec: {
   reduce?: (samples: readonly number[]) => number
   /** Keep the samples in the result. Default true (false for long lists). */
   keepSamples?: boolean
+  /** Whether samples i of both sides ran as a pair (a round), for `pairedRatio`. Default true. */
+  paired?: boolean
 }): Metric {
   const reduce = spec.reduce ?? median
   const value = (v: readonly number[] | number | null): number | null =>
@@ -87,6 +94,12 @@ export function metric(spec: {
   const ours = value(spec.ours)
   const raw = value(spec.raw)
   const ratio = ours !== null && raw !== null && raw !== 0 ? ours / raw : null
+  let pairedRatio: number | null = null
+  if (spec.paired !== false && Array.isArray(spec.ours) && Array.isArray(spec.raw)) {
+    const a = spec.ours as readonly number[]
+    const b = spec.raw as readonly number[]
+    if (a.length > 0 && a.length === b.length && b.every((v) => v !== 0)) pairedRatio = median(a.map((v, i) => v / b[i]))
+  }
   const target = spec.target ?? null
   let met: boolean | null = null
   if (target !== null) {
@@ -100,7 +113,7 @@ export function metric(spec: {
           raw: Array.isArray(spec.raw) ? [...(spec.raw as readonly number[])] : []
         }
       : undefined
-  return { key: spec.key, label: spec.label, unit: spec.unit, better: spec.better, ours, raw, ratio, target, met, samples }
+  return { key: spec.key, label: spec.label, unit: spec.unit, better: spec.better, ours, raw, ratio, pairedRatio, target, met, samples }
 }
 
 export function median(values: readonly number[]): number {

@@ -30,7 +30,7 @@ import {
  */
 export async function discovery(opts: ScenarioOptions = {}): Promise<ScenarioResult> {
   const smoke = opts.smoke ?? false
-  const rounds = smoke ? 1 : 30
+  const rounds = smoke ? 1 : 50
   const startedAt = new Date()
   const t0 = now()
   const res = new Resources()
@@ -38,7 +38,8 @@ export async function discovery(opts: ScenarioOptions = {}): Promise<ScenarioRes
     const net = await networkFor(opts, res)
     // One unmeasured warm-up of each side (module loading, JIT).
     if (!smoke) {
-      await alternate(1, { ours: async () => (await oursTrial(net)).total, raw: async () => (await rawTrial(net)).total }, opts.only)
+      const warmUp = { ours: async () => (await oursTrial(net)).total, raw: async () => (await rawTrial(net)).total }
+      await alternate(1, warmUp, opts.only)
     }
     const second = { ours: [] as number[], raw: [] as number[] }
     const total = await alternate(

@@ -24,8 +24,8 @@ const BATCH = 64
  */
 export async function extThroughput(opts: ScenarioOptions = {}): Promise<ScenarioResult> {
   const smoke = opts.smoke ?? false
-  const rounds = smoke ? 1 : 4
-  const durationMs = smoke ? 200 : 750
+  const rounds = smoke ? 1 : 6
+  const durationMs = smoke ? 200 : 500
   const startedAt = new Date()
   const t0 = now()
   const res = new Resources()

@@ -6,6 +6,7 @@ import { ReactiveNetworker } from '../lib/reactive-networker'
 import type { LocalNetwork } from '../lib/testnet'
 import { isolated } from './isolate'
 import {
+  Metric,
   Resources,
   ScenarioOptions,
   ScenarioResult,
@@ -53,12 +54,15 @@ export async function peers(opts: ScenarioOptions & { isolate?: boolean } = {}):
       return side === 'ours' ? oursTrial(net, size, mode, caps) : rawTrial(net, size, mode, caps)
     }
     // A/B, then A/B again with the other join mode.
-    const simultaneous = { ours: await run('ours', 'simultaneous'), raw: await run('raw', 'simultaneous') }
-    const staggered = { ours: await run('ours', 'staggered'), raw: await run('raw', 'staggered') }
-    const value = (r: MeshRun | null, key: 'meshMs' | 'rssPerConnection' | 'heapPerConnection' | 'leaveMs' | 'closeMs'): number | null => {
+    const simultaneous: Pair = { ours: await run('ours', 'simultaneous'), raw: await run('raw', 'simultaneous') }
+    const staggered: Pair = { ours: await run('ours', 'staggered'), raw: await run('raw', 'staggered') }
+    type Figure = 'meshMs' | 'rssPerConnection' | 'heapPerConnection' | 'leaveMs' | 'closeMs'
+    const value = (r: MeshRun | null, key: Figure): number | null => {
       const v = r === null ? null : r[key]
       return v === null || !Number.isFinite(v) ? null : v
     }
+    const compare = (key: string, label: string, unit: string, runs: Pair, figure: Figure): Metric =>
+      metric({ key, label, unit, better: 'lower', ours: value(runs.ours, figure), raw: value(runs.raw, figure) })
     const expected = (size * (size - 1)) / 2
     const describe = (r: MeshRun | null): string =>
       r === null
@@ -71,14 +75,22 @@ export async function peers(opts: ScenarioOptions & { isolate?: boolean } = {}):
       smoke,
       startedAt: startedAt.toISOString(),
       durationMs: now() - t0,
-      params: { isolated: isolate, endpoints: size, expectedConnections: expected, rounds: 1, capOursMs: caps.ours, capRawMs: caps.raw, leaveCapMs: caps.leave },
+      params: {
+        isolated: isolate,
+        endpoints: size,
+        expectedConnections: expected,
+        rounds: 1,
+        capOursMs: caps.ours,
+        capRawMs: caps.raw,
+        leaveCapMs: caps.leave
+      },
       metrics: [
-        metric({ key: 'mesh-simultaneous', label: `all join at once → every endpoint has ${size - 1} peers`, unit: 'ms', better: 'lower', ours: value(simultaneous.ours, 'meshMs'), raw: value(simultaneous.raw, 'meshMs') }),
-        metric({ key: 'mesh-staggered', label: `staggered joins → every endpoint has ${size - 1} peers`, unit: 'ms', better: 'lower', ours: value(staggered.ours, 'meshMs'), raw: value(staggered.raw, 'meshMs') }),
-        metric({ key: 'rss', label: 'RSS per connection, both ends (staggered)', unit: 'KiB', better: 'lower', ours: value(staggered.ours, 'rssPerConnection'), raw: value(staggered.raw, 'rssPerConnection') }),
-        metric({ key: 'heap', label: 'heap per connection, both ends (staggered)', unit: 'KiB', better: 'lower', ours: value(staggered.ours, 'heapPerConnection'), raw: value(staggered.raw, 'heapPerConnection') }),
-        metric({ key: 'leave', label: `half close → the others are down to ${size / 2 - 1} peers (staggered)`, unit: 'ms', better: 'lower', ours: value(staggered.ours, 'leaveMs'), raw: value(staggered.raw, 'leaveMs') }),
-        metric({ key: 'close', label: 'close the rest → all closed (staggered)', unit: 'ms', better: 'lower', ours: value(staggered.ours, 'closeMs'), raw: value(staggered.raw, 'closeMs') })
+        compare('mesh-simultaneous', `all join at once → every endpoint has ${size - 1} peers`, 'ms', simultaneous, 'meshMs'),
+        compare('mesh-staggered', `staggered joins → every endpoint has ${size - 1} peers`, 'ms', staggered, 'meshMs'),
+        compare('rss', 'RSS per connection, both ends (staggered)', 'KiB', staggered, 'rssPerConnection'),
+        compare('heap', 'heap per connection, both ends (staggered)', 'KiB', staggered, 'heapPerConnection'),
+        compare('leave', `half close → the others are down to ${size / 2 - 1} peers (staggered)`, 'ms', staggered, 'leaveMs'),
+        compare('close', 'close the rest → all closed (staggered)', 'ms', staggered, 'closeMs')
       ],
       checks: {
         expectedConnections: expected,
@@ -91,14 +103,24 @@ export async function peers(opts: ScenarioOptions & { isolate?: boolean } = {}):
         allClosedRaw: [simultaneous.raw, staggered.raw].every((r) => r === null || r.allClosed)
       },
       notes: [
-        `One run per side and join mode (each builds ${size} stores, DHT nodes and swarms)${isolate ? ', each in a fresh Node process on the same loopback network' : ''}.`,
-        'Memory per connection is the process-wide delta (after a full collection) from before the joins to the mesh, divided by the connections: both ends of each connection live in the process.',
-        'Leaving: ours removes a closed peer after `dedupeGraceTime` (500 ms), so that a duplicate-connection swap is no remove/add flicker; raw sees the close at once. A stale peer entry is a connection to a closed endpoint still listed after the leave cap.'
+        `One run per side and join mode (each builds ${size} stores, DHT nodes and swarms)` +
+          (isolate ? ', each in a fresh Node process on the same loopback network.' : '.'),
+        'Memory per connection is the process-wide delta (after a full collection) from before the joins to the mesh, ' +
+          'divided by the connections: both ends of each connection live in the process.',
+        'Leaving: ours removes a closed peer after `dedupeGraceTime` (500 ms), so that a duplicate-connection swap is no ' +
+          'remove/add flicker; raw sees the close at once. A stale peer entry is a connection to a closed endpoint still ' +
+          'listed after the leave cap.'
       ]
     }
   } finally {
     await res.cleanup()
   }
+}
+
+/** One run of each side (null: not run). */
+interface Pair {
+  ours: MeshRun | null
+  raw: MeshRun | null
 }
 
 export interface MeshRun {

@@ -102,16 +102,16 @@ export function summarize(profile: CpuProfile, root: string): Summary {
     byModule.set(m, (byModule.get(m) ?? 0) + ms)
     if (ours(id)) oursSelf.set(label(id), (oursSelf.get(label(id)) ?? 0) + ms)
     const seen = new Set<string>()
-    let any = false
+    let onStack = false
     for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
       if (!ours(at)) continue
-      any = true
+      onStack = true
       const key = label(at)
       if (seen.has(key)) continue
       seen.add(key)
       oursInclusive.set(key, (oursInclusive.get(key) ?? 0) + ms)
     }
-    if (any) underOurs += ms
+    if (onStack) underOurs += ms
   }
   const sorted = (map: Map<string, number>): Array<[string, number]> => [...map].sort((a, b) => b[1] - a[1])
   return { totalMs: total, byModule: sorted(byModule), oursSelf: sorted(oursSelf), oursInclusive: sorted(oursInclusive), underOurs }

@@ -30,7 +30,7 @@ const BLOCK_SIZE = 64 * 1024
 export async function replication(opts: ScenarioOptions = {}): Promise<ScenarioResult> {
   const smoke = opts.smoke ?? false
   const blocks = smoke ? 32 : 1000
-  const rounds = smoke ? 1 : 5
+  const rounds = smoke ? 1 : 7
   const startedAt = new Date()
   const t0 = now()
   const res = new Resources()
@@ -58,7 +58,11 @@ export async function replication(opts: ScenarioOptions = {}): Promise<ScenarioR
     // One unmeasured warm-up of each side on the first fifth of the core.
     if (!smoke) {
       const warm = { ...source, blocks: Math.ceil(blocks / 5), last: await core.get(Math.ceil(blocks / 5) - 1) }
-      await alternate(1, { ours: async () => (await oursTrial(net, warm)).mibPerSecond, raw: async () => (await rawTrial(net, warm)).mibPerSecond }, opts.only)
+      const warmUp = {
+        ours: async () => (await oursTrial(net, warm)).mibPerSecond,
+        raw: async () => (await rawTrial(net, warm)).mibPerSecond
+      }
+      await alternate(1, warmUp, opts.only)
     }
     const samples = await alternate(
       rounds,
@@ -99,7 +103,10 @@ export async function replication(opts: ScenarioOptions = {}): Promise<ScenarioR
         allBlocksReplicatedOurs: opts.only === 'raw' ? 'not run' : complete.ours,
         allBlocksReplicatedRaw: opts.only === 'ours' ? 'not run' : complete.raw
       },
-      notes: [`${rounds} rounds per side after one unmeasured warm-up round of ${Math.ceil(blocks / 5)} blocks; each round uses a fresh reader store and fresh swarms on both sides.`]
+      notes: [
+        `${rounds} rounds per side after one unmeasured warm-up round of ${Math.ceil(blocks / 5)} blocks; ` +
+          'each round uses a fresh reader store and fresh swarms on both sides.'
+      ]
     }
   } finally {
     await res.cleanup()

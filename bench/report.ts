@@ -50,10 +50,11 @@ export function render(file: BenchFile, order: readonly string[]): string {
   const names = [...order.filter((n) => n in file.scenarios), ...Object.keys(file.scenarios).filter((n) => !order.includes(n))]
   const results = names.map((n) => file.scenarios[n])
   const lines: string[] = []
-  const machines = new Set(results.map((r) => JSON.stringify(r.machine ?? file.machine)))
+  const host = (x: Machine): string => `${x.cpu}|${x.cores}|${x.node}|${x.os}`
+  const machines = new Set(results.map((r) => host(r.machine ?? file.machine)))
   const m = file.machine
   lines.push(`Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.os}; Node ${m.node}.`)
-  if (machines.size > 1) lines.push('(Some scenarios were run separately: each table gives its own date.)')
+  if (machines.size > 1) lines.push('(Some scenarios come from another machine or Node version: see `machine` in latest.json.)')
   const dates = results.map((r) => r.startedAt).sort()
   if (dates.length > 0) {
     const total = results.reduce((sum, r) => sum + r.durationMs, 0)
@@ -65,18 +66,18 @@ export function render(file: BenchFile, order: readonly string[]): string {
   }
   lines.push('')
   lines.push(
-    '"ours" is `ReactiveNetworker`; "raw" is the bare stack written in the same scenario file (Hyperswarm with a loopback `HyperDHT`, `store.replicate(conn)`, a raw Protomux channel). The two run alternately (A/B/A/B) in one process on one loopback testnet, and each figure is the median of its runs unless the row says otherwise. The machine may have been running other work: read the ratios, which come from side-by-side runs, rather than the absolute figures.'
+    '"ours" is `ReactiveNetworker`; "raw" is the bare stack written in the same scenario file (Hyperswarm with a loopback `HyperDHT`, `store.replicate(conn)`, a raw Protomux channel). The two run alternately (A/B/A/B) on one loopback testnet, and each figure is the median of its runs unless the row says otherwise; "ours/raw" divides the two medians (targets are judged on it) and "paired" is the median of the per-round ratios. The machine may have been running other work: read the ratios, which come from side-by-side runs, rather than the absolute figures.'
   )
   lines.push('')
   lines.push('## Targets')
   lines.push('')
-  lines.push('| scenario | metric | ours | raw | ours/raw | target | result |')
-  lines.push('|---|---|---:|---:|---:|---|---|')
+  lines.push('| scenario | metric | unit | ours | raw | ours/raw | paired | target | result |')
+  lines.push('|---|---|---|---:|---:|---:|---:|---|---|')
   for (const r of results) {
     for (const metric of r.metrics) {
       if (metric.target === null) continue
       lines.push(
-        `| ${r.scenario} | ${metric.label} | ${value(metric.ours, metric.unit)} | ${value(metric.raw, metric.unit)} | ${ratio(metric.ratio)} | ${target(metric)} | ${met(metric)} |`
+        `| ${r.scenario} | ${metric.label} | ${metric.unit} | ${value(metric.ours, metric.unit)} | ${value(metric.raw, metric.unit)} | ${ratio(metric.ratio)} | ${ratio(metric.pairedRatio)} | ${target(metric)} | ${met(metric)} |`
       )
     }
   }
@@ -90,11 +91,11 @@ export function render(file: BenchFile, order: readonly string[]): string {
         .join(', ')}.`
     )
     lines.push('')
-    lines.push('| metric | unit | ours | raw | ours/raw | better | target | result |')
-    lines.push('|---|---|---:|---:|---:|---|---|---|')
+    lines.push('| metric | unit | ours | raw | ours/raw | paired | better | target | result |')
+    lines.push('|---|---|---:|---:|---:|---:|---|---|---|')
     for (const metric of r.metrics) {
       lines.push(
-        `| ${metric.label} | ${metric.unit} | ${value(metric.ours, metric.unit)} | ${value(metric.raw, metric.unit)} | ${ratio(metric.ratio)} | ${metric.better} | ${target(metric)} | ${met(metric)} |`
+        `| ${metric.label} | ${metric.unit} | ${value(metric.ours, metric.unit)} | ${value(metric.raw, metric.unit)} | ${ratio(metric.ratio)} | ${ratio(metric.pairedRatio)} | ${metric.better} | ${target(metric)} | ${met(metric)} |`
       )
     }
     const samples = r.metrics.filter((metric) => metric.samples && metric.samples.ours.length + metric.samples.raw.length > 1)
@@ -125,8 +126,11 @@ export function render(file: BenchFile, order: readonly string[]): string {
   lines.push('npm run bench                       # every scenario (about 2 minutes on 2 cores); writes bench/results/latest.json and this table')
   lines.push('npm run bench -- ext-throughput     # one scenario (or several); its entry in latest.json and this table is replaced')
   lines.push('npm run bench -- --smoke            # every scenario at tiny size, nothing written (the test suite runs test/bench-smoke.test.ts)')
+  lines.push('npm run bench -- topics --dht-window=default   # topics with dht-rpc\'s own congestion window (slow; nothing written)')
+  lines.push('npm run bench -- --render           # rewrite this block from bench/results/latest.json without running anything')
   lines.push('npm run bench:profile -- ext-throughput   # our side only, under node --cpu-prof (profiles in bench/results/profiles/)')
   lines.push('npm run bench:profile:summary -- bench/results/profiles/<file>.cpuprofile')
+  lines.push('npx ts-node --transpile-only bench/discovery-phases.ts 60   # where one configure spends its time, next to a raw join')
   lines.push('```')
   lines.push('')
   lines.push(`Scenarios: ${order.join(', ')}.`)

@@ -32,7 +32,8 @@ const binary: Codec<Buffer> = {
     if (value instanceof Uint8Array) return value
     throw new TypeError('binary messages must be a Buffer, Uint8Array or string')
   },
-  decode: (bytes) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  // Protomux hands over Buffers already: wrap only what is not one.
+  decode: (bytes) => (Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength))
 }
 
 const utf8: Codec<string> = {

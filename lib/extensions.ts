@@ -83,11 +83,6 @@ interface NameState {
   dropped: number
 }
 
-interface OutboxEntry {
-  readonly seq: number
-  readonly bytes: Uint8Array
-}
-
 /** One extension name on one peer: the channel of the current connection and the resend state. */
 interface Lane {
   readonly ns: NameState
@@ -95,7 +90,9 @@ interface Lane {
   // Sending side.
   readonly epoch: number
   nextSeq: number
-  outbox: OutboxEntry[]
+  /** Unacknowledged messages, oldest first; `outbox[i]` has sequence number `outboxBase + i`. */
+  outbox: Uint8Array[]
+  outboxBase: number
   outboxHead: number
   outboxBytes: number
   // Receiving side (survives connection swaps).
@@ -226,9 +223,14 @@ export class ExtensionHub {
     for (const bytes of batch) {
       if (bytes.byteLength > this.opts.maxMessageSize) throw errors.tooLarge(bytes.byteLength, this.opts.maxMessageSize)
     }
+    const lane = this.writableLane(link, ns)
+    if (lane === null) {
+      ns.dropped += batch.length
+      return true
+    }
     link.mux.cork()
     try {
-      for (const bytes of batch) this.write(link, ns, bytes)
+      for (const bytes of batch) this.push(lane, bytes)
     } finally {
       link.mux.uncork()
     }
@@ -253,36 +255,46 @@ export class ExtensionHub {
   }
 
   private write(link: PeerLink, ns: NameState, bytes: Uint8Array): boolean {
-    const lane = link.lanes.get(ns.name)
-    const streamGone = link.stream.destroyed
-    if (lane === undefined || (lane.channel === null && !streamGone)) {
+    const lane = this.writableLane(link, ns)
+    if (lane === null) {
       ns.dropped++
       return true
     }
-    const seq = lane.nextSeq++
-    this.keep(lane, seq, bytes)
-    // While the connection is gone and a replacement may come, the outbox holds the message.
-    if (lane.channel === null) return true
-    ns.sent++
-    lane.channel.messages[MSG_DATA].send(bytes)
+    this.push(lane, bytes)
     return isDrained(link.mux)
   }
 
+  /** The lane to write to, or null when the remote has not registered the extension. */
+  private writableLane(link: PeerLink, ns: NameState): Lane | null {
+    const lane = link.lanes.get(ns.name)
+    // While the connection is gone and a replacement may come, the outbox holds messages.
+    if (lane === undefined || (lane.channel === null && !link.stream.destroyed)) return null
+    return lane
+  }
+
+  private push(lane: Lane, bytes: Uint8Array): void {
+    this.keep(lane, lane.nextSeq++, bytes)
+    if (lane.channel === null) return
+    lane.ns.sent++
+    lane.channel.messages[MSG_DATA].send(bytes)
+  }
+
   private keep(lane: Lane, seq: number, bytes: Uint8Array): void {
-    lane.outbox.push({ seq, bytes })
+    if (lane.outbox.length === 0) lane.outboxBase = seq
+    lane.outbox.push(bytes)
     lane.outboxBytes += bytes.byteLength
     while (
       lane.outbox.length - lane.outboxHead > OUTBOX_MAX_MESSAGES ||
       (lane.outboxBytes > OUTBOX_MAX_BYTES && lane.outbox.length - lane.outboxHead > 1)
     ) {
-      lane.outboxBytes -= lane.outbox[lane.outboxHead++].bytes.byteLength
+      lane.outboxBytes -= lane.outbox[lane.outboxHead++].byteLength
     }
     this.compact(lane)
   }
 
   private trim(lane: Lane, acked: number): void {
-    while (lane.outboxHead < lane.outbox.length && lane.outbox[lane.outboxHead].seq < acked) {
-      lane.outboxBytes -= lane.outbox[lane.outboxHead++].bytes.byteLength
+    while (lane.outboxHead < lane.outbox.length && lane.outboxBase + lane.outboxHead < acked) {
+      lane.outboxBytes -= lane.outbox[lane.outboxHead++].byteLength
     }
     this.compact(lane)
   }
@@ -293,6 +305,7 @@ export class ExtensionHub {
       lane.outboxHead = 0
     } else if (lane.outboxHead > 256 && lane.outboxHead * 2 > lane.outbox.length) {
       lane.outbox = lane.outbox.slice(lane.outboxHead)
+      lane.outboxBase += lane.outboxHead
       lane.outboxHead = 0
     }
   }
@@ -359,6 +372,7 @@ export class ExtensionHub {
         epoch: randomBytes(4).readUInt32LE(0),
         nextSeq: 0,
         outbox: [],
+        outboxBase: 0,
         outboxHead: 0,
         outboxBytes: 0,
         recvEpoch: null,
@@ -413,11 +427,11 @@ export class ExtensionHub {
     if (channel === null) return
     lane.channel = channel
     channel.open()
-    const first = lane.outboxHead < lane.outbox.length ? lane.outbox[lane.outboxHead].seq : lane.nextSeq
+    const first = lane.outboxHead < lane.outbox.length ? lane.outboxBase + lane.outboxHead : lane.nextSeq
     channel.messages[MSG_RESUME].send(encodeResume(first, lane.epoch))
     for (let i = lane.outboxHead; i < lane.outbox.length; i++) {
       ns.sent++
-      channel.messages[MSG_DATA].send(lane.outbox[i].bytes)
+      channel.messages[MSG_DATA].send(lane.outbox[i])
     }
   }
 

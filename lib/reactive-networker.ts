@@ -123,6 +123,7 @@ export class ReactiveNetworker implements NetworkerStreams {
   private readonly callerKeys = new Set<string>()
   private swarm: Hyperswarm | null = null
   private rememberedAtStart: Promise<Map<string, RememberedConfig & { discoveryKey: Buffer }>> | null = null
+  private shuttingDown = false
   /** Connections waiting for `onauthenticate`. */
   private authenticating = 0
   private source: SwarmSource | null = null
@@ -267,6 +268,8 @@ export class ReactiveNetworker implements NetworkerStreams {
   }
 
   private async shutdown(): Promise<void> {
+    // From here on every new connection is refused (firewall) or closed on arrival.
+    this.shuttingDown = true
     this.topicsManager?.close()
     try {
       await this.opening
@@ -282,6 +285,8 @@ export class ReactiveNetworker implements NetworkerStreams {
       }
       await Promise.all(closes)
       await swarm.destroy().catch((err: unknown) => this.errorsSubject.next(errors.discovery('swarm', err)))
+      // A handshake that was under way while the others closed.
+      for (const conn of swarm.connections) conn.destroy()
     } else if (this.opts.dht) {
       await this.opts.dht.destroy().catch(() => {})
     }
@@ -316,7 +321,8 @@ export class ReactiveNetworker implements NetworkerStreams {
       if (this.opts[name] !== undefined) Object.assign(swarmOptions, { [name]: this.opts[name] })
     }
     const firewall = this.firewall()
-    if (firewall !== null) swarmOptions.firewall = firewall
+    swarmOptions.firewall = (remotePublicKey, payload) =>
+      this.shuttingDown || (firewall !== null && firewall(remotePublicKey, payload))
     const swarm = new Hyperswarm(swarmOptions)
     this.swarm = swarm
     const source = createSwarmSource(
@@ -395,6 +401,10 @@ export class ReactiveNetworker implements NetworkerStreams {
   }
 
   private onPeerEvent(event: DedupeEvent<NoiseSecretStream>): void {
+    if (this.shuttingDown && (event.type === 'add' || event.type === 'swap')) {
+      event.connection.destroy()
+      if (event.type === 'add') return
+    }
     switch (event.type) {
       case 'add': {
         const peer = new PeerRecord(Buffer.from(event.connection.remotePublicKey), event.connection)
