@@ -1,6 +1,5 @@
 /// <reference path="../types/index.d.ts" preserve="true" />
 import { fork } from 'child_process'
-import path from 'path'
 import type { LocalNetwork } from '../lib/testnet'
 import { loopbackNode } from './common'
 

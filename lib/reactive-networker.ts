@@ -465,17 +465,29 @@ export class ReactiveNetworker implements NetworkerStreams {
     if (topics === null || this.closing) throw errors.closed('configure')
     const hex = toHex(key)
     if (fromCaller) this.callerKeys.add(hex)
-    // Runs in the key's queue, right before the call is applied: `status()` shows the
-    // configuration in force, not one still waiting its turn.
+    // Runs in the key's queue, right before the call is applied, and alongside the discovery it
+    // starts: `status()` is set at once (it shows the configuration in force, not one still
+    // waiting its turn); what is remembered is settled while the swarm works.
     const settle = async (): Promise<void> => {
       const joining = config.announce || config.lookup
-      // A remembered key the background restore has not reached yet is remembered all the same.
-      const stored = fromCaller && !this.statuses.has(hex) ? await this.rememberedKeys().catch(() => null) : null
-      const previous = this.statuses.get(hex) ?? (stored?.has(hex) ? { remember: true } : undefined)
-      const remember = joining ? (config.remember ?? previous?.remember ?? false) : false
-      if (joining) this.statuses.set(hex, { discoveryKey: key, announce: config.announce, lookup: config.lookup, remember })
-      else this.statuses.delete(hex)
-      if (fromCaller && (remember || previous?.remember || config.remember === false)) {
+      const known = this.statuses.get(hex)
+      const status = (remember: boolean): void => {
+        if (joining) this.statuses.set(hex, { discoveryKey: key, announce: config.announce, lookup: config.lookup, remember })
+        else this.statuses.delete(hex)
+      }
+      let remember = joining ? (config.remember ?? known?.remember ?? false) : false
+      status(remember)
+      let wasRemembered = known?.remember ?? false
+      if (fromCaller && known === undefined && config.remember === undefined) {
+        // A remembered key the background restore has not reached yet is remembered all the same.
+        const stored = await this.rememberedKeys().catch(() => null)
+        wasRemembered = stored?.has(hex) ?? false
+        if (wasRemembered && joining) {
+          remember = true
+          status(true)
+        }
+      }
+      if (fromCaller && (remember || wasRemembered || config.remember === false)) {
         await this.persist(key, { announce: config.announce, lookup: config.lookup, remember })
       }
     }

@@ -100,8 +100,11 @@ export class Topics {
     if (this.closed) return Promise.reject(errors.closed('configure'))
     const entry = this.entry(key)
     const result = entry.tail.then(async () => {
-      if (before !== null) await before()
-      return this.apply(entry, config)
+      // `before` starts first (its synchronous part runs now) and finishes alongside the apply.
+      const side = before !== null ? before() : null
+      const state = await this.apply(entry, config)
+      if (side !== null) await side
+      return state
     })
     entry.tail = result.catch(() => {})
     return result

@@ -97,3 +97,15 @@ export async function until(condition: () => boolean, ms = 20_000, what = 'condi
     await sleep(20)
   }
 }
+
+/** Two networkers on a fresh topic, `a` announcing and `b` looking up, once both see each other. */
+export async function connectedPair(h: Harness): Promise<{ a: ReactiveNetworker; b: ReactiveNetworker; topic: Buffer }> {
+  const topic = randomTopic()
+  const a = h.networker()
+  const b = h.networker()
+  await a.configure(topic, { announce: true, lookup: false })
+  await b.configure(topic, { announce: false, lookup: true })
+  await waitForPeers(a, 1)
+  await waitForPeers(b, 1)
+  return { a, b, topic }
+}

@@ -6,7 +6,7 @@ import { Observable, take } from 'rxjs'
 import { ReactiveNetworker, NetworkerOptions } from '../../lib/reactive-networker'
 import { NetworkerError } from '../../lib/errors'
 import type { Peer } from '../../lib/peer'
-import { createHarness, Harness, randomTopic, sleep, waitFor, waitForPeers } from '../helpers'
+import { connectedPair, createHarness, Harness, randomTopic, sleep, waitFor } from '../helpers'
 
 let h: Harness
 beforeEach(async () => {
@@ -58,16 +58,6 @@ function settlesWithin<T>(promise: Promise<T>, ms: number, what: string): Promis
   return Promise.race([settled, hang]).finally(() => clearTimeout(timer))
 }
 
-async function connectedPair(): Promise<{ a: ReactiveNetworker; b: ReactiveNetworker; topic: Buffer }> {
-  const topic = randomTopic()
-  const a = h.networker()
-  const b = h.networker()
-  await a.configure(topic, { announce: true, lookup: false })
-  await b.configure(topic, { announce: false, lookup: true })
-  await waitForPeers(a, 1)
-  await waitForPeers(b, 1)
-  return { a, b, topic }
-}
 
 test('closing twice returns the same promise', async () => {
   const a = h.networker()
@@ -96,7 +86,7 @@ test('closing a never-opened networker is fine and does not hang', async () => {
 })
 
 test('after close every stream completes', async () => {
-  const { a, topic } = await connectedPair()
+  const { a, topic } = await connectedPair(h)
   const names = ['peers$', 'peerEvents$', 'topics$', 'errors$', 'topic$'] as const
   const streams: Record<(typeof names)[number], Observable<unknown>> = {
     peers$: a.peers$,
@@ -180,7 +170,7 @@ test('close() while a configure is in flight: configure settles (ERR_CLOSED or r
 })
 
 test('close() makes the remote see the peer leave promptly', async () => {
-  const { a, b } = await connectedPair()
+  const { a, b } = await connectedPair(h)
   const bKey = b.publicKey as Buffer
   await b.close()
   // Default dedupe grace is 500 ms; a killed peer would take ~17 s to be noticed.
@@ -189,7 +179,7 @@ test('close() makes the remote see the peer leave promptly', async () => {
 })
 
 test('peers$ hands a late subscriber the current set', async () => {
-  const { a, b } = await connectedPair()
+  const { a, b } = await connectedPair(h)
   const peers = peersNow(a)
   expect(peers).toHaveLength(1)
   expect(peers[0].remotePublicKey.equals(b.publicKey as Buffer)).toBe(true)

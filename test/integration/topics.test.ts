@@ -2,7 +2,7 @@ import { Observable, take } from 'rxjs'
 import type { ReactiveNetworker, NetworkerPeerEvent } from '../../lib/reactive-networker'
 import type { Peer } from '../../lib/peer'
 import type { TopicState } from '../../operators/types'
-import { createHarness, Harness, randomTopic, sleep, waitFor, waitForPeers } from '../helpers'
+import { connectedPair, createHarness, Harness, randomTopic, sleep, waitFor, waitForPeers } from '../helpers'
 
 let h: Harness
 beforeEach(async () => {
@@ -150,13 +150,7 @@ test('topic$ reaches flushed only after the peers found have connected, also whe
 })
 
 test('leaving clears joined and flushed and keeps existing connections', async () => {
-  const topic = randomTopic()
-  const a = h.networker()
-  const b = h.networker()
-  await a.configure(topic, { announce: true, lookup: false })
-  await b.configure(topic, { announce: false, lookup: true })
-  await waitForPeers(a, 1)
-  await waitForPeers(b, 1)
+  const { a, b, topic } = await connectedPair(h)
   const events: NetworkerPeerEvent[] = []
   const sub = b.peerEvents$.subscribe((e) => events.push(e))
   try {
