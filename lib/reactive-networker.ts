@@ -336,6 +336,7 @@ export class ReactiveNetworker implements NetworkerStreams {
       progress$: source.progress$,
       refreshProgress: () => source.snapshot(),
       hasPeers: (key) => this.hasPeersFor(key),
+      foundFor: (key) => source.foundFor(key),
       onerror: (err) => this.errorsSubject.next(err),
       relookupBackoff: this.opts.relookupBackoff,
       scheduler: this.opts.scheduler

@@ -23,6 +23,8 @@ export interface SwarmSource {
   snapshot(): SwarmProgress
   /** The topics Hyperswarm knows a remote key by (from its lookups). */
   topicsOf(remotePublicKey: Buffer): readonly Buffer[]
+  /** How many peers Hyperswarm has found through a topic (connected or not). */
+  foundFor(topic: Buffer): number
   /** Removes the listeners and completes both streams. */
   dispose(): void
 }
@@ -85,6 +87,13 @@ export function createSwarmSource(
     topicsOf: (remotePublicKey) => {
       const info = swarm.peers.get(remotePublicKey.toString('hex'))
       return info ? info.topics : []
+    },
+    foundFor: (topic) => {
+      let count = 0
+      for (const info of swarm.peers.values()) {
+        if (info.topics.some((t) => t.equals(topic))) count++
+      }
+      return count
     },
     dispose: () => {
       swarm.removeListener('connection', onconnection)

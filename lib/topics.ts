@@ -42,6 +42,10 @@ interface TopicEntry {
   readonly subscription: Subscription
   relookup: Subscription | null
   relookups: number
+  /** Peers Hyperswarm has found through this topic, after the last lookup. */
+  found: number
+  /** Whether the last lookup found peers the one before it had not. */
+  foundMore: boolean
 }
 
 export interface TopicsOptions {
@@ -51,6 +55,8 @@ export interface TopicsOptions {
   refreshProgress: () => void
   /** Whether a topic has a connected peer found through it. */
   hasPeers: (key: Buffer) => boolean
+  /** How many peers Hyperswarm has found through a topic (connected or not). */
+  foundFor: (key: Buffer) => number
   onerror: (err: NetworkerError) => void
   relookupBackoff?: readonly number[]
   scheduler?: SchedulerLike
@@ -146,6 +152,8 @@ export class Topics {
       signals,
       relookup: null,
       relookups: 0,
+      found: 0,
+      foundMore: false,
       subscription: merge(inputs, flushes)
         .pipe(topicState(key))
         .subscribe((next) => {
@@ -193,6 +201,8 @@ export class Topics {
     if (this.closed) throw errors.closed('configure')
     this.opts.refreshProgress()
     entry.signals.next({ type: 'discovered' })
+    entry.found = this.opts.foundFor(entry.key)
+    entry.foundMore = false
     if (lookup) this.scheduleRelookup(entry, options)
     if (flush) {
       await this.race(firstValueFrom(entry.state.pipe(filter((s) => s.flushed || !s.joined))))
@@ -203,21 +213,24 @@ export class Topics {
   /**
    * Two peers that join at the same instant can miss each other until Hyperswarm's next refresh
    * (about 10 minutes), even when each of them found others. Look a lookup topic up again on a
-   * short backoff: twice after every join, then for as long as it has no peer.
+   * short backoff: twice after every join, then for as long as it has no peer, or the last
+   * lookup still found peers the one before had not (a DHT node returns at most 20 records per
+   * lookup, so a large swarm is found a part at a time).
    */
   private scheduleRelookup(entry: TopicEntry, options: { server: boolean; client: boolean }): void {
     const backoff = this.opts.relookupBackoff ?? DEFAULT_RELOOKUP_BACKOFF
     if (backoff.length === 0) return
     const scheduler = this.opts.scheduler ?? asyncScheduler
     // With peers, only watch (at the first backoff) for the topic to become empty.
-    const watching = entry.relookups >= EAGER_RELOOKUPS && this.opts.hasPeers(entry.key)
+    const eager = (): boolean => entry.relookups < EAGER_RELOOKUPS || entry.foundMore
+    const watching = !eager() && this.opts.hasPeers(entry.key)
     const delay = watching ? backoff[0] : backoff[Math.min(entry.relookups, backoff.length - 1)]
     entry.relookup = scheduler.schedule(() => {
       entry.relookup = null
       if (this.closed || entry.session === null) return
       // The first lookups after a join always run: peers that joined at the same instant as
       // us missed each other even when both found someone else.
-      if (entry.relookups >= EAGER_RELOOKUPS && this.opts.hasPeers(entry.key)) {
+      if (!eager() && this.opts.hasPeers(entry.key)) {
         this.scheduleRelookup(entry, options)
         return
       }
@@ -228,6 +241,9 @@ export class Topics {
           if (this.closed || entry.session !== session) return
           await session.refresh(options)
           this.opts.refreshProgress()
+          const found = this.opts.foundFor(entry.key)
+          entry.foundMore = found > entry.found
+          entry.found = found
           if (!this.closed && entry.session === session && entry.relookup === null) {
             this.scheduleRelookup(entry, options)
           }
