@@ -1,0 +1,121 @@
+import { Subscription } from 'rxjs'
+import type { NetworkerPeerEvent, ReactiveNetworker } from '../../lib/reactive-networker'
+import { createHarness, Harness, randomTopic, sleep, until } from '../helpers'
+
+/**
+ * Churn: networkers join and leave (start and close) a topic at random; after things settle every
+ * peer set equals the ground truth, the event history of every networker is consistent, and the
+ * process is back to its baseline of handles and timers.
+ *
+ * 20 networkers for 20 s here; `npm run soak` runs it for 10 minutes (SOAK_MS).
+ */
+const POOL = 20
+const CHURN_MS = Number(process.env.SOAK_MS ?? 20_000)
+
+let h: Harness
+beforeAll(async () => {
+  h = await createHarness()
+})
+afterAll(async () => {
+  await h.cleanup()
+})
+
+interface Member {
+  networker: ReactiveNetworker
+  key: string
+  events: NetworkerPeerEvent[]
+  subscription: Subscription
+}
+
+function resources(): { handles: number; timers: number } {
+  const info = process.getActiveResourcesInfo()
+  return { handles: info.filter((r) => r !== 'Timeout' && r !== 'Immediate').length, timers: info.filter((r) => r === 'Timeout').length }
+}
+
+test(`churn: ${POOL} networkers start and close at random for ${CHURN_MS / 1000} s; afterwards peers$ equals the ground truth, add/remove histories are consistent, nothing leaks`, async () => {
+  const topic = randomTopic()
+  const stores = Array.from({ length: POOL }, () => h.store())
+  await Promise.all(stores.map((s) => s.ready()))
+  await sleep(200)
+  const baseline = resources()
+  const rssBefore = process.memoryUsage().rss
+
+  const alive = new Map<number, Member>()
+  const histories: Member[] = []
+  let joins = 0
+  let leaves = 0
+
+  const start = async (slot: number): Promise<void> => {
+    const networker = h.networker(stores[slot], { relookupBackoff: [250, 500, 1000, 2000] })
+    const member: Member = { networker, key: '', events: [], subscription: new Subscription() }
+    member.subscription.add(networker.peerEvents$.subscribe((e) => member.events.push(e)))
+    alive.set(slot, member)
+    histories.push(member)
+    joins++
+    await networker.configure(topic, { announce: true, lookup: true })
+    member.key = (networker.publicKey as Buffer).toString('hex')
+  }
+  const stop = async (slot: number): Promise<void> => {
+    const member = alive.get(slot)
+    if (member === undefined) return
+    alive.delete(slot)
+    leaves++
+    await member.networker.close()
+    member.subscription.unsubscribe()
+  }
+
+  for (let slot = 0; slot < POOL; slot++) await start(slot)
+  const deadline = Date.now() + CHURN_MS
+  const pending: Array<Promise<void>> = []
+  while (Date.now() < deadline) {
+    const slot = Math.floor(Math.random() * POOL)
+    // Keep a few always alive so there is a swarm to come back to.
+    pending.push(alive.has(slot) ? (alive.size > 4 ? stop(slot) : Promise.resolve()) : start(slot))
+    await sleep(50 + Math.random() * 250)
+  }
+  await Promise.all(pending)
+
+  // Settle: the alive ones form a full mesh, and each lists exactly the others.
+  const members = [...alive.values()]
+  const truth = (m: Member): string[] => members.filter((o) => o !== m).map((o) => o.key).sort()
+  const current = new Map<Member, string[]>()
+  for (const m of members) {
+    m.subscription.add(m.networker.peers$.subscribe((peers) => current.set(m, peers.map((p) => p.remotePublicKey.toString('hex')).sort())))
+  }
+  await until(() => members.every((m) => JSON.stringify(current.get(m)) === JSON.stringify(truth(m))), 60_000, 'peers$ to equal the ground truth')
+  for (const m of members) {
+    const keys = current.get(m) ?? []
+    expect(new Set(keys).size).toBe(keys.length) // no peer listed twice
+  }
+
+  // Close everything, then check every history: per remote key, add and remove alternate,
+  // starting with add, and every add has its remove (close completes peers$ empty).
+  await Promise.all(members.map((m) => m.networker.close()))
+  for (const m of members) m.subscription.unsubscribe()
+  let adds = 0
+  for (const member of histories) {
+    const open = new Map<unknown, number>()
+    for (const event of member.events) {
+      if (event.type === 'swap') {
+        expect(open.get(event.peer)).toBe(1)
+        continue
+      }
+      const before = open.get(event.peer) ?? 0
+      expect(before).toBe(event.type === 'add' ? 0 : 1)
+      open.set(event.peer, event.type === 'add' ? 1 : 0)
+      if (event.type === 'add') adds++
+    }
+    expect([...open.values()].every((n) => n === 0)).toBe(true)
+  }
+
+  // Back to the baseline: every handle and timer the networkers made is gone.
+  await until(() => {
+    const now = resources()
+    return now.handles <= baseline.handles && now.timers <= baseline.timers
+  }, 10_000, 'handles and timers back to baseline')
+  const after = resources()
+  const rssGrowthMiB = (process.memoryUsage().rss - rssBefore) / 1024 / 1024
+  console.log(JSON.stringify({ scenario: 'churn', ms: CHURN_MS, joins, leaves, adds, finalMembers: members.length, baseline, after, rssGrowthMiB: Math.round(rssGrowthMiB) }))
+  expect(after.handles).toBeLessThanOrEqual(baseline.handles)
+  expect(after.timers).toBeLessThanOrEqual(baseline.timers)
+})
