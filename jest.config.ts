@@ -6,6 +6,8 @@ const config: Config = {
   transform: { "^.+\\.ts$": ["ts-jest", {}] },
   roots: ['<rootDir>/test', '<rootDir>/examples'],
   testMatch: ['**/*.spec.ts', '**/*.test.ts'],
+  // Namespace suites need root and run under `npm run test:hosts` (jest.hosts.config.ts).
+  testPathIgnorePatterns: ['/node_modules/', '\\.hosts\\.test\\.ts$'],
   testTimeout: 60_000,
   // Network suites share two cores: run two files at a time at most.
   maxWorkers: 2
