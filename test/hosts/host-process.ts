@@ -36,7 +36,15 @@ async function main(): Promise<void> {
     timeout: Number(process.env.HOST_TIMEOUT ?? 2000),
     relookupBackoff: [500, 1000, 2000]
   })
-  networker.peers$.subscribe((peers) => say({ event: 'peers', keys: peers.map((p) => p.remotePublicKey.toString('hex')) }))
+  let current: readonly { remotePublicKey: Buffer; stream: { timeout: number; keepAlive: number } }[] = []
+  networker.peers$.subscribe((peers) => {
+    current = peers
+    say({ event: 'peers', keys: peers.map((p) => p.remotePublicKey.toString('hex')) })
+  })
+  // Diagnostics: the time-out and keep-alive armed on each peer's current connection.
+  setInterval(() => {
+    say({ event: 'timeouts', peers: current.map((p) => [p.remotePublicKey.toString('hex').slice(0, 8), p.stream.timeout, p.stream.keepAlive]) })
+  }, 1000).unref()
   networker.errors$.subscribe((err) => say({ event: 'neterror', code: err.code, message: err.message }))
   networker.peerEvents$.subscribe(({ type, peer }) => say({ event: 'peer-' + type, address: peer.remoteAddress, at: Date.now() % 100000 }))
 
