@@ -11,6 +11,7 @@ import {
   Subscription,
   asyncScheduler,
   distinctUntilChanged,
+  map,
   mergeMap,
   from,
   of,
@@ -25,7 +26,7 @@ import type { ConnectionEvent, DedupeEvent, PeerEvent, TopicState } from '../ope
 import { NetworkerError, errors } from './errors'
 import { toDiscoveryKey, toHex } from './keys'
 import { createSwarmSource, SwarmSource } from './swarm-source'
-import { Topics } from './topics'
+import { Topics, notJoined } from './topics'
 import { ExtensionHub, Extension, ExtensionMessage, DEFAULT_MAX_MESSAGE_SIZE } from './extensions'
 import { Encoding, resolveEncoding } from './encodings'
 import { Peer, PeerRecord } from './peer'
@@ -173,21 +174,10 @@ export class ReactiveNetworker implements NetworkerStreams {
    */
   topic$(discoveryKey: Buffer | Uint8Array | string): Observable<TopicState> {
     const key = toDiscoveryKey(discoveryKey)
-    const hex = toHex(key)
-    const initial: TopicState = Object.freeze({
-      discoveryKey: key,
-      announce: false,
-      lookup: false,
-      joined: false,
-      flushed: false
-    })
-    return new Observable<TopicState>((subscriber) =>
-      this.topicsSubject.subscribe({
-        next: (states) => subscriber.next(states.get(hex) ?? this.topicsManager?.state(key) ?? initial),
-        error: (err: unknown) => subscriber.error(err),
-        complete: () => subscriber.complete()
-      })
-    ).pipe(distinctUntilChanged(sameState))
+    return this.topicsSubject.pipe(
+      map(() => this.currentState(key)),
+      distinctUntilChanged(sameState)
+    )
   }
 
   /** Whether the key is joined (announced and/or looked up). */
@@ -301,10 +291,7 @@ export class ReactiveNetworker implements NetworkerStreams {
   }
 
   private currentState(key: Buffer): TopicState {
-    return (
-      this.topicsManager?.state(key) ??
-      Object.freeze({ discoveryKey: key, announce: false, lookup: false, joined: false, flushed: false })
-    )
+    return this.topicsManager?.state(key) ?? notJoined(key)
   }
 
   private open(): Promise<void> {

@@ -89,18 +89,6 @@ export class Topics {
     return entry ? entry.state.getValue() : notJoined(key)
   }
 
-  /** Hot; the key's current state on subscribe, then every change. */
-  state$(key: Buffer): Observable<TopicState> {
-    const hex = toHex(key)
-    const initial = notJoined(key)
-    return this.all.pipe(map((states) => states.get(hex) ?? this.entries.get(hex)?.state.getValue() ?? initial))
-  }
-
-  /** The keys with a configuration in force. */
-  keys(): Buffer[] {
-    return [...this.entries.values()].filter((e) => e.state.getValue().joined).map((e) => e.key)
-  }
-
   /** Applies a configuration after every earlier one for the same key. */
   configure(key: Buffer, config: TopicConfig, before: (() => Promise<void>) | null = null): Promise<TopicState> {
     if (this.closed) return Promise.reject(errors.closed('configure'))
@@ -263,6 +251,7 @@ export class Topics {
   }
 }
 
-function notJoined(key: Buffer): TopicState {
+/** The state of a key with no configuration in force. */
+export function notJoined(key: Buffer): TopicState {
   return Object.freeze({ discoveryKey: key, announce: false, lookup: false, joined: false, flushed: false })
 }
