@@ -143,7 +143,7 @@ async function main(): Promise<void> {
     })())
 
   // Ctrl-C or a kill before the end: clean up, then leave with the conventional code.
-  const signals$ = merge(fromEvent(process, 'SIGINT'), fromEvent(process, 'SIGTERM')).pipe(take(1))
+  const signals$ = merge(fromEvent(process, 'SIGINT'), fromEvent(process, 'SIGTERM'), fromEvent(process, 'SIGHUP')).pipe(take(1))
   let serving = false
   const interrupt = signals$.subscribe(() => {
     if (serving) return // the --serve wait below handles it
