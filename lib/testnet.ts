@@ -16,7 +16,8 @@ export interface LocalNetwork {
   readonly bootstrap: ReadonlyArray<{ readonly host: string; readonly port: number }>
   /**
    * Options that put a networker (or a plain Hyperswarm) on this network, on loopback: a fresh
-   * DHT node bound to the host. Call it once per networker; the swarm destroys its node.
+   * DHT node bound to the host, not firewalled (see `loopbackNode`). Call it once per
+   * networker; the swarm destroys its node.
    */
   swarmOptions(): { dht: HyperDHT }
   /** Stops every node of the network. Memoized. */
@@ -42,7 +43,25 @@ export async function createLocalNetwork(opts: LocalNetworkOptions = {}): Promis
   let destroying: Promise<void> | null = null
   return {
     bootstrap,
-    swarmOptions: () => ({ dht: new HyperDHT({ bootstrap: [...bootstrap], host, ephemeral: true }) }),
+    swarmOptions: () => ({ dht: loopbackNode(bootstrap, host) }),
     destroy: () => (destroying ??= testnet.destroy())
   }
+}
+
+/**
+ * A HyperDHT node for one networker on a local network, bound to `host` and not firewalled:
+ * nothing stands between two processes on loopback (or hosts on one bridge). A node that
+ * assumes a firewall connects through HyperDHT's holepunch path, and between two processes on
+ * loopback that path opened connections only one side saw, which carried no data.
+ */
+export function loopbackNode(
+  bootstrap: ReadonlyArray<{ readonly host: string; readonly port: number }>,
+  host = '127.0.0.1'
+): HyperDHT {
+  return new HyperDHT({
+    bootstrap: bootstrap.map(({ host: h, port }) => ({ host: h, port })),
+    host,
+    ephemeral: true,
+    firewalled: false
+  })
 }

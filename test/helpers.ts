@@ -1,3 +1,4 @@
+import HyperDHT from 'hyperdht'
 import Corestore from 'corestore'
 import fs from 'fs'
 import os from 'os'
@@ -45,7 +46,7 @@ export async function createHarness(): Promise<Harness> {
     storeAt,
     tmpdir,
     networker: (s = store(), opts = {}) => {
-      const options = { ...net.swarmOptions(), ...opts }
+      const options = opts.dht ? opts : { ...net.swarmOptions(), ...opts }
       let networker: ReactiveNetworker
       try {
         networker = new ReactiveNetworker(s, options)
@@ -108,4 +109,14 @@ export async function connectedPair(h: Harness): Promise<{ a: ReactiveNetworker;
   await waitForPeers(a, 1)
   await waitForPeers(b, 1)
   return { a, b, topic }
+}
+
+/**
+ * Swarm options with a DHT node that assumes a firewall (HyperDHT's default), so connections go
+ * through the holepunch path, as between peers behind NATs. There Hyperswarm's duplicate
+ * resolution shows (crossed connections), which the dedup tests need to provoke. Only within
+ * one process: between processes on loopback this path opens one-sided connections.
+ */
+export function firewalledOptions(h: Harness): { dht: HyperDHT } {
+  return { dht: new HyperDHT({ bootstrap: [...h.net.bootstrap], host: '127.0.0.1', ephemeral: true }) }
 }

@@ -1,7 +1,7 @@
 import type { Subscription } from 'rxjs'
 import type { ReactiveNetworker } from '../../lib/reactive-networker'
 import type { Peer } from '../../lib/peer'
-import { createHarness, Harness, randomTopic, sleep, waitForPeers } from '../helpers'
+import { createHarness, Harness, randomTopic, sleep, waitForPeers, firewalledOptions } from '../helpers'
 
 let h: Harness
 beforeEach(async () => {
@@ -58,8 +58,9 @@ test('the dedup flicker produces no remove/add: crossed connections give one add
   const failures: string[] = []
   for (let round = 0; round < rounds; round++) {
     const topic = randomTopic()
-    const a = h.networker(h.store(), { relookupBackoff: [200, 400, 800] })
-    const b = h.networker(h.store(), { relookupBackoff: [200, 400, 800] })
+    // Firewalled DHT nodes: the holepunch path, where crossed connections happen.
+    const a = h.networker(h.store(), { ...firewalledOptions(h), relookupBackoff: [200, 400, 800] })
+    const b = h.networker(h.store(), { ...firewalledOptions(h), relookupBackoff: [200, 400, 800] })
     const ra = record(a)
     const rb = record(b)
     // Both announce first, then both look up at the same instant: each finds the other and
