@@ -1,3 +1,6 @@
+import { ChildProcessWithoutNullStreams, spawn } from 'child_process'
+import path from 'path'
+import readline from 'readline'
 import { Subscription } from 'rxjs'
 import type { NetworkerPeerEvent, ReactiveNetworker } from '../../lib/reactive-networker'
 import { createHarness, Harness, randomTopic, sleep, until } from '../helpers'
@@ -7,9 +10,13 @@ import { createHarness, Harness, randomTopic, sleep, until } from '../helpers'
  * peer set equals the ground truth, the event history of every networker is consistent, and the
  * process is back to its baseline of handles and timers.
  *
- * 20 networkers for 20 s here; `npm run soak` runs it for 10 minutes (SOAK_MS).
+ * 20 networkers for 20 s here, 12 in this process and 4 in each of two child processes;
+ * `npm run soak` runs it for 10 minutes (SOAK_MS).
  */
-const POOL = 20
+const POOL = 12
+const CHILDREN = 2
+const PER_CHILD = 4
+const FIXTURE = path.join(__dirname, '..', 'fixtures', 'churn-child.ts')
 const CHURN_MS = Number(process.env.SOAK_MS ?? 20_000)
 
 let h: Harness
@@ -27,12 +34,46 @@ interface Member {
   subscription: Subscription
 }
 
+interface Child {
+  process: ChildProcessWithoutNullStreams
+  lines: Array<Record<string, unknown>>
+}
+
+function startChild(topicHex: string, ms: number, dirs: string[]): Child {
+  const child = spawn(
+    process.execPath,
+    ['-r', 'ts-node/register/transpile-only', FIXTURE, JSON.stringify(h.net.bootstrap), topicHex, String(ms), ...dirs],
+    { cwd: path.join(__dirname, '..', '..'), stdio: ['pipe', 'pipe', 'pipe'] }
+  )
+  const handle: Child = { process: child, lines: [] }
+  readline.createInterface({ input: child.stdout }).on('line', (line) => {
+    try {
+      handle.lines.push(JSON.parse(line) as Record<string, unknown>)
+    } catch {
+      // not ours
+    }
+  })
+  child.stderr.on('data', (chunk: Buffer) => process.stderr.write(chunk))
+  h.onCleanup(
+    () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve()
+        child.once('exit', () => resolve())
+        child.kill('SIGKILL')
+      })
+  )
+  return handle
+}
+
+/** The last value of `field` a child printed. */
+const last = (child: Child, field: string): unknown => [...child.lines].reverse().find((l) => field in l)?.[field]
+
 function resources(): { handles: number; timers: number } {
   const info = process.getActiveResourcesInfo()
   return { handles: info.filter((r) => r !== 'Timeout' && r !== 'Immediate').length, timers: info.filter((r) => r === 'Timeout').length }
 }
 
-test(`churn: ${POOL} networkers start and close at random for ${CHURN_MS / 1000} s; afterwards peers$ equals the ground truth, add/remove histories are consistent, nothing leaks`, async () => {
+test(`churn: ${POOL + CHILDREN * PER_CHILD} networkers in ${CHILDREN + 1} processes start and close at random for ${CHURN_MS / 1000} s; afterwards peers$ equals the ground truth, add/remove histories are consistent, nothing leaks`, async () => {
   const topic = randomTopic()
   const stores = Array.from({ length: POOL }, () => h.store())
   await Promise.all(stores.map((s) => s.ready()))
@@ -71,6 +112,9 @@ test(`churn: ${POOL} networkers start and close at random for ${CHURN_MS / 1000}
     member.subscription.unsubscribe()
   }
 
+  const children = Array.from({ length: CHILDREN }, () =>
+    startChild(topic.toString('hex'), CHURN_MS, Array.from({ length: PER_CHILD }, () => h.tmpdir()))
+  )
   for (let slot = 0; slot < POOL; slot++) await start(slot)
   const deadline = Date.now() + CHURN_MS
   const pending: Array<Promise<void>> = []
@@ -82,14 +126,28 @@ test(`churn: ${POOL} networkers start and close at random for ${CHURN_MS / 1000}
   }
   await Promise.all(pending)
 
-  // Settle: the alive ones form a full mesh, and each lists exactly the others.
+  // Settle: the alive ones, in every process, form a full mesh and each lists exactly the others.
+  await until(() => children.every((c) => Array.isArray(last(c, 'alive'))), 60_000, 'the children to finish churning')
   const members = [...alive.values()]
-  const truth = (m: Member): string[] => members.filter((o) => o !== m).map((o) => o.key).sort()
+  const everyone = [...members.map((m) => m.key), ...children.flatMap((c) => last(c, 'alive') as string[])]
+  const others = (key: string): string[] => everyone.filter((k) => k !== key).sort()
+  const truth = (m: Member): string[] => others(m.key)
+  const childrenSettled = (): boolean =>
+    children.every((c) => {
+      const peers = (last(c, 'peers') ?? {}) as Record<string, string[]>
+      return (last(c, 'alive') as string[]).every((key) => JSON.stringify(peers[key]) === JSON.stringify(others(key)))
+    })
+  const settleStart = Date.now()
   const current = new Map<Member, string[]>()
   for (const m of members) {
     m.subscription.add(m.networker.peers$.subscribe((peers) => current.set(m, peers.map((p) => p.remotePublicKey.toString('hex')).sort())))
   }
-  await until(() => members.every((m) => JSON.stringify(current.get(m)) === JSON.stringify(truth(m))), 60_000, 'peers$ to equal the ground truth')
+  await until(
+    () => members.every((m) => JSON.stringify(current.get(m)) === JSON.stringify(truth(m))) && childrenSettled(),
+    60_000,
+    'peers$ in every process to equal the ground truth'
+  )
+  const settleMs = Date.now() - settleStart
   for (const m of members) {
     const keys = current.get(m) ?? []
     expect(new Set(keys).size).toBe(keys.length) // no peer listed twice
@@ -114,6 +172,14 @@ test(`churn: ${POOL} networkers start and close at random for ${CHURN_MS / 1000}
     }
     expect([...open.values()].every((n) => n === 0)).toBe(true)
   }
+  // The children check their own histories the same way when told to stop.
+  for (const child of children) child.process.stdin.end()
+  await until(() => children.every((c) => last(c, 'historiesOk') !== undefined), 30_000, 'the children to close')
+  for (const child of children) expect(last(child, 'historiesOk')).toBe(true)
+  const childAdds = children.reduce((n, c) => n + Number(last(c, 'adds')), 0)
+  await Promise.all(
+    children.map((c) => new Promise<void>((resolve) => (c.process.exitCode !== null ? resolve() : c.process.once('exit', () => resolve()))))
+  )
 
   // Back to the baseline: every handle and timer the networkers made is gone.
   await until(() => {
@@ -122,7 +188,7 @@ test(`churn: ${POOL} networkers start and close at random for ${CHURN_MS / 1000}
   }, 10_000, 'handles and timers back to baseline')
   const after = resources()
   const rssGrowthMiB = (process.memoryUsage().rss - rssBefore) / 1024 / 1024
-  console.log(JSON.stringify({ scenario: 'churn', ms: CHURN_MS, joins, leaves, adds, finalMembers: members.length, baseline, after, rssGrowthMiB: Math.round(rssGrowthMiB) }))
+  console.log(JSON.stringify({ scenario: 'churn', ms: CHURN_MS, joins, leaves, adds, childAdds, finalMembers: everyone.length, settleMs, baseline, after, rssGrowthMiB: Math.round(rssGrowthMiB) }))
   expect(after.handles).toBeLessThanOrEqual(baseline.handles)
   expect(after.timers).toBeLessThanOrEqual(baseline.timers)
 }, CHURN_MS + 120_000)
