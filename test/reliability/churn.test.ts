@@ -68,9 +68,23 @@ function startChild(topicHex: string, ms: number, dirs: string[]): Child {
 /** The last value of `field` a child printed. */
 const last = (child: Child, field: string): unknown => [...child.lines].reverse().find((l) => field in l)?.[field]
 
-function resources(): { handles: number; timers: number } {
+/** Every listener on an emitter, over all its events. */
+function listenersOf(emitter: NodeJS.EventEmitter): number {
+  return emitter.eventNames().reduce((n, name) => n + emitter.listenerCount(name), 0)
+}
+
+/**
+ * What a leak would leave behind: Node's active handles and timers, and the listeners on the
+ * process and on every store the networkers used (sessions and replication streams register
+ * there).
+ */
+function resources(emitters: readonly NodeJS.EventEmitter[]): { handles: number; timers: number; listeners: number } {
   const info = process.getActiveResourcesInfo()
-  return { handles: info.filter((r) => r !== 'Timeout' && r !== 'Immediate').length, timers: info.filter((r) => r === 'Timeout').length }
+  return {
+    handles: info.filter((r) => r !== 'Timeout' && r !== 'Immediate').length,
+    timers: info.filter((r) => r === 'Timeout').length,
+    listeners: listenersOf(process) + emitters.reduce((n, e) => n + listenersOf(e), 0)
+  }
 }
 
 test(`churn: ${POOL + CHILDREN * PER_CHILD} networkers in ${CHILDREN + 1} processes start and close at random for ${CHURN_MS / 1000} s; afterwards peers$ equals the ground truth, add/remove histories are consistent, nothing leaks`, async () => {
@@ -78,7 +92,7 @@ test(`churn: ${POOL + CHILDREN * PER_CHILD} networkers in ${CHILDREN + 1} proces
   const stores = Array.from({ length: POOL }, () => h.store())
   await Promise.all(stores.map((s) => s.ready()))
   await sleep(200)
-  const baseline = resources()
+  const baseline = resources(stores)
   const rssBefore = process.memoryUsage().rss
 
   const alive = new Map<number, Member>()
@@ -183,12 +197,13 @@ test(`churn: ${POOL + CHILDREN * PER_CHILD} networkers in ${CHILDREN + 1} proces
 
   // Back to the baseline: every handle and timer the networkers made is gone.
   await until(() => {
-    const now = resources()
-    return now.handles <= baseline.handles && now.timers <= baseline.timers
+    const now = resources(stores)
+    return now.handles <= baseline.handles && now.timers <= baseline.timers && now.listeners <= baseline.listeners
   }, 10_000, 'handles and timers back to baseline')
-  const after = resources()
+  const after = resources(stores)
   const rssGrowthMiB = (process.memoryUsage().rss - rssBefore) / 1024 / 1024
   console.log(JSON.stringify({ scenario: 'churn', ms: CHURN_MS, joins, leaves, adds, childAdds, finalMembers: everyone.length, settleMs, baseline, after, rssGrowthMiB: Math.round(rssGrowthMiB) }))
   expect(after.handles).toBeLessThanOrEqual(baseline.handles)
   expect(after.timers).toBeLessThanOrEqual(baseline.timers)
+  expect(after.listeners).toBeLessThanOrEqual(baseline.listeners)
 }, CHURN_MS + 120_000)
