@@ -186,6 +186,17 @@ test(`churn: ${POOL + CHILDREN * PER_CHILD} networkers in ${CHILDREN + 1} proces
     }
     expect([...open.values()].every((n) => n === 0)).toBe(true)
   }
+  // Subscriptions: every subscription a closed networker held is released and none of its
+  // subjects has an observer left (read through its private fields: this is a leak audit).
+  let openSubscriptions = 0
+  for (const member of histories) {
+    const inner = member.networker as unknown as Record<string, { observed?: boolean; closed?: boolean }>
+    if (inner.subscriptions.closed !== true) openSubscriptions++
+    for (const name of ['peerEventsSubject', 'peersSubject', 'errorsSubject', 'topicsSubject']) {
+      if (inner[name].observed === true) openSubscriptions++
+    }
+  }
+  expect(openSubscriptions).toBe(0)
   // The children check their own histories the same way when told to stop.
   for (const child of children) child.process.stdin.end()
   await until(() => children.every((c) => last(c, 'historiesOk') !== undefined), 30_000, 'the children to close')
@@ -202,7 +213,7 @@ test(`churn: ${POOL + CHILDREN * PER_CHILD} networkers in ${CHILDREN + 1} proces
   }, 10_000, 'handles and timers back to baseline')
   const after = resources(stores)
   const rssGrowthMiB = (process.memoryUsage().rss - rssBefore) / 1024 / 1024
-  console.log(JSON.stringify({ scenario: 'churn', ms: CHURN_MS, joins, leaves, adds, childAdds, finalMembers: everyone.length, settleMs, baseline, after, rssGrowthMiB: Math.round(rssGrowthMiB) }))
+  console.log(JSON.stringify({ scenario: 'churn', ms: CHURN_MS, joins, leaves, adds, childAdds, finalMembers: everyone.length, settleMs, closedNetworkers: histories.length, openSubscriptions, baseline, after, rssGrowthMiB: Math.round(rssGrowthMiB) }))
   expect(after.handles).toBeLessThanOrEqual(baseline.handles)
   expect(after.timers).toBeLessThanOrEqual(baseline.timers)
   expect(after.listeners).toBeLessThanOrEqual(baseline.listeners)
