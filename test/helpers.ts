@@ -3,6 +3,8 @@ import Corestore from 'corestore'
 import fs from 'fs'
 import os from 'os'
 import path from 'path'
+import readline from 'readline'
+import { ChildProcessWithoutNullStreams, spawn } from 'child_process'
 import { Observable, filter, firstValueFrom, timeout } from 'rxjs'
 import { ReactiveNetworker, NetworkerOptions } from '../lib/reactive-networker'
 import { createLocalNetwork, LocalNetwork } from '../lib/testnet'
@@ -119,4 +121,40 @@ export async function connectedPair(h: Harness): Promise<{ a: ReactiveNetworker;
  */
 export function firewalledOptions(h: Harness): { dht: HyperDHT } {
   return { dht: new HyperDHT({ bootstrap: [...h.net.bootstrap], host: '127.0.0.1', ephemeral: true }) }
+}
+
+/** A child process running a fixture of test/fixtures, talking JSON lines on stdout. */
+export interface Fixture {
+  readonly child: ChildProcessWithoutNullStreams
+  readonly lines: Array<Record<string, unknown>>
+}
+
+/**
+ * Starts `test/fixtures/<name>` with ts-node; its stdout JSON lines collect in `lines`, its
+ * stderr is passed on, and cleanup SIGKILLs it if it still runs.
+ */
+export function spawnFixture(h: Harness, name: string, args: string[]): Fixture {
+  const child = spawn(
+    process.execPath,
+    ['-r', 'ts-node/register/transpile-only', path.join(__dirname, 'fixtures', name), ...args],
+    { cwd: path.join(__dirname, '..'), stdio: ['pipe', 'pipe', 'pipe'] }
+  )
+  const fixture: Fixture = { child, lines: [] }
+  readline.createInterface({ input: child.stdout }).on('line', (line) => {
+    try {
+      fixture.lines.push(JSON.parse(line) as Record<string, unknown>)
+    } catch {
+      // not a JSON line
+    }
+  })
+  child.stderr.on('data', (chunk: Buffer) => process.stderr.write(chunk))
+  h.onCleanup(
+    () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve()
+        child.once('exit', () => resolve())
+        child.kill('SIGKILL')
+      })
+  )
+  return fixture
 }

@@ -1,12 +1,11 @@
-import { ChildProcessWithoutNullStreams, spawn } from 'child_process'
-import path from 'path'
+import type { ChildProcessWithoutNullStreams } from 'child_process'
 import type Corestore from 'corestore'
 import crypto from 'hypercore-crypto'
 import { Observable, take } from 'rxjs'
 import { ReactiveNetworker, NetworkerOptions } from '../../lib/reactive-networker'
 import { NetworkerError } from '../../lib/errors'
 import type { Peer } from '../../lib/peer'
-import { connectedPair, createHarness, Harness, randomTopic, sleep, waitFor } from '../helpers'
+import { connectedPair, createHarness, Harness, randomTopic, sleep, waitFor, spawnFixture, until } from '../helpers'
 
 let h: Harness
 beforeEach(async () => {
@@ -264,68 +263,17 @@ interface Child {
   connectedTo(key: string, ms: number): Promise<void>
 }
 
-function startTimeoutPeer(topic: Buffer, timeout: number): Promise<Child> {
-  const fixture = path.join(__dirname, '..', 'fixtures', 'timeout-peer.ts')
+async function startTimeoutPeer(topic: Buffer, timeout: number): Promise<Child> {
   const dir = h.tmpdir() // removed by the harness once the child is gone
-  const child = spawn(
-    process.execPath,
-    ['-r', 'ts-node/register/transpile-only', fixture, JSON.stringify(h.net.bootstrap), topic.toString('hex'), dir, String(timeout)],
-    { cwd: path.join(__dirname, '..', '..'), stdio: ['pipe', 'pipe', 'pipe'] }
-  )
-  const exited = new Promise<void>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) resolve()
-    else child.once('exit', () => resolve())
-  })
-  h.onCleanup(async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-    await exited
-  })
-  let stderr = ''
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
-  const peers = new Set<string>()
-  const peerWaiters: Array<() => void> = []
-  let publicKey: string | null = null
-  let onKey: (() => void) | null = null
-  let pending = ''
-  child.stdout.on('data', (chunk: Buffer) => {
-    pending += chunk.toString()
-    const lines = pending.split('\n')
-    pending = lines.pop() ?? ''
-    for (const line of lines) {
-      if (!line.startsWith('{')) continue
-      const message = JSON.parse(line) as { publicKey?: string; peer?: string }
-      if (message.publicKey !== undefined) {
-        publicKey = message.publicKey
-        onKey?.()
-      }
-      if (message.peer !== undefined) {
-        peers.add(message.peer)
-        for (const wake of peerWaiters.splice(0)) wake()
-      }
-    }
-  })
-  const connectedTo = (key: string, ms: number): Promise<void> =>
-    new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`the child did not see ${key.slice(0, 8)} in ${ms} ms: ${stderr}`)), ms)
-      const check = (): void => {
-        if (peers.has(key)) {
-          clearTimeout(timer)
-          resolve()
-        } else peerWaiters.push(check)
-      }
-      check()
-    })
-  return new Promise<Child>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the child did not start in 30 s: ${stderr}`)), 30_000)
-    onKey = () => {
-      clearTimeout(timer)
-      resolve({ process: child, publicKey: publicKey as string, connectedTo })
-    }
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer)
-      reject(new Error(`the child exited early (${code ?? signal}): ${stderr}`))
-    })
-  })
+  const fixture = spawnFixture(h, 'timeout-peer.ts', [JSON.stringify(h.net.bootstrap), topic.toString('hex'), dir, String(timeout)])
+  const find = (field: string): unknown => fixture.lines.find((l) => field in l)?.[field]
+  await until(() => typeof find('publicKey') === 'string' || fixture.child.exitCode !== null, 30_000, 'the child to start')
+  if (typeof find('publicKey') !== 'string') throw new Error(`the child exited early (${String(fixture.child.exitCode)})`)
+  return {
+    process: fixture.child,
+    publicKey: find('publicKey') as string,
+    connectedTo: (key, ms) => until(() => fixture.lines.some((l) => l.peer === key), ms, `the child to see ${key.slice(0, 8)}`)
+  }
 }
 
 test('the timeout option: a peer that stops answering is dropped in about timeout', async () => {

@@ -1,9 +1,7 @@
-import { ChildProcessWithoutNullStreams, spawn } from 'child_process'
-import path from 'path'
-import readline from 'readline'
 import { Subscription } from 'rxjs'
 import type { NetworkerPeerEvent, ReactiveNetworker } from '../../lib/reactive-networker'
-import { createHarness, Harness, randomTopic, sleep, until } from '../helpers'
+import { createHarness, Harness, randomTopic, sleep, until, Fixture, spawnFixture } from '../helpers'
+import { checkHistory, joinOrClosed } from '../fixtures/churn-shared'
 
 /**
  * Churn: networkers join and leave (start and close) a topic at random; after things settle every
@@ -16,7 +14,6 @@ import { createHarness, Harness, randomTopic, sleep, until } from '../helpers'
 const POOL = 12
 const CHILDREN = 2
 const PER_CHILD = 4
-const FIXTURE = path.join(__dirname, '..', 'fixtures', 'churn-child.ts')
 const CHURN_MS = Number(process.env.SOAK_MS ?? 20_000)
 
 let h: Harness
@@ -34,39 +31,12 @@ interface Member {
   subscription: Subscription
 }
 
-interface Child {
-  process: ChildProcessWithoutNullStreams
-  lines: Array<Record<string, unknown>>
-}
-
-function startChild(topicHex: string, ms: number, dirs: string[]): Child {
-  const child = spawn(
-    process.execPath,
-    ['-r', 'ts-node/register/transpile-only', FIXTURE, JSON.stringify(h.net.bootstrap), topicHex, String(ms), ...dirs],
-    { cwd: path.join(__dirname, '..', '..'), stdio: ['pipe', 'pipe', 'pipe'] }
-  )
-  const handle: Child = { process: child, lines: [] }
-  readline.createInterface({ input: child.stdout }).on('line', (line) => {
-    try {
-      handle.lines.push(JSON.parse(line) as Record<string, unknown>)
-    } catch {
-      // not ours
-    }
-  })
-  child.stderr.on('data', (chunk: Buffer) => process.stderr.write(chunk))
-  h.onCleanup(
-    () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve()
-        child.once('exit', () => resolve())
-        child.kill('SIGKILL')
-      })
-  )
-  return handle
+function startChild(topicHex: string, ms: number, dirs: string[]): Fixture {
+  return spawnFixture(h, 'churn-child.ts', [JSON.stringify(h.net.bootstrap), topicHex, String(ms), ...dirs])
 }
 
 /** The last value of `field` a child printed. */
-const last = (child: Child, field: string): unknown => [...child.lines].reverse().find((l) => field in l)?.[field]
+const last = (child: Fixture, field: string): unknown => [...child.lines].reverse().find((l) => field in l)?.[field]
 
 /** Every listener on an emitter, over all its events. */
 function listenersOf(emitter: NodeJS.EventEmitter): number {
@@ -107,14 +77,7 @@ test(`churn: ${POOL + CHILDREN * PER_CHILD} networkers in ${CHILDREN + 1} proces
     alive.set(slot, member)
     histories.push(member)
     joins++
-    // A member closed while it was still joining: its configure fails with ERR_CLOSED, as documented.
-    const joined = await networker.configure(topic, { announce: true, lookup: true }).then(
-      () => true,
-      (err: { code?: string }) => {
-        if (err.code !== 'ERR_CLOSED') throw err
-        return false
-      }
-    )
+    const joined = await joinOrClosed(networker, topic)
     if (joined) member.key = (networker.publicKey as Buffer).toString('hex')
   }
   const stop = async (slot: number): Promise<void> => {
@@ -171,21 +134,9 @@ test(`churn: ${POOL + CHILDREN * PER_CHILD} networkers in ${CHILDREN + 1} proces
   // starting with add, and every add has its remove (close completes peers$ empty).
   await Promise.all(members.map((m) => m.networker.close()))
   for (const m of members) m.subscription.unsubscribe()
-  let adds = 0
-  for (const member of histories) {
-    const open = new Map<unknown, number>()
-    for (const event of member.events) {
-      if (event.type === 'swap') {
-        expect(open.get(event.peer)).toBe(1)
-        continue
-      }
-      const before = open.get(event.peer) ?? 0
-      expect(before).toBe(event.type === 'add' ? 0 : 1)
-      open.set(event.peer, event.type === 'add' ? 1 : 0)
-      if (event.type === 'add') adds++
-    }
-    expect([...open.values()].every((n) => n === 0)).toBe(true)
-  }
+  const checked = histories.map((member) => checkHistory(member.events))
+  expect(checked.every((r) => r.ok)).toBe(true)
+  const adds = checked.reduce((n, r) => n + r.adds, 0)
   // Subscriptions: every subscription a closed networker held is released and none of its
   // subjects has an observer left (read through its private fields: this is a leak audit).
   let openSubscriptions = 0
@@ -198,12 +149,12 @@ test(`churn: ${POOL + CHILDREN * PER_CHILD} networkers in ${CHILDREN + 1} proces
   }
   expect(openSubscriptions).toBe(0)
   // The children check their own histories the same way when told to stop.
-  for (const child of children) child.process.stdin.end()
+  for (const child of children) child.child.stdin.end()
   await until(() => children.every((c) => last(c, 'historiesOk') !== undefined), 30_000, 'the children to close')
   for (const child of children) expect(last(child, 'historiesOk')).toBe(true)
   const childAdds = children.reduce((n, c) => n + Number(last(c, 'adds')), 0)
   await Promise.all(
-    children.map((c) => new Promise<void>((resolve) => (c.process.exitCode !== null ? resolve() : c.process.once('exit', () => resolve()))))
+    children.map((c) => new Promise<void>((resolve) => (c.child.exitCode !== null ? resolve() : c.child.once('exit', () => resolve()))))
   )
 
   // Back to the baseline: every handle and timer the networkers made is gone.

@@ -1,9 +1,5 @@
-import { ChildProcessWithoutNullStreams, spawn } from 'child_process'
-import path from 'path'
-import readline from 'readline'
-import { createHarness, Harness, until, waitFor } from '../helpers'
+import { createHarness, Fixture, Harness, spawnFixture, until, waitFor } from '../helpers'
 
-const FIXTURE = path.join(__dirname, '..', 'fixtures', 'reader-peer.ts')
 const TIMEOUT = 2000
 
 let h: Harness
@@ -14,38 +10,11 @@ afterEach(async () => {
   await h.cleanup()
 })
 
-interface Reader {
-  child: ChildProcessWithoutNullStreams
-  lines: Array<Record<string, unknown>>
+function startReader(keyHex: string, dir: string, expected: number): Fixture {
+  return spawnFixture(h, 'reader-peer.ts', [JSON.stringify(h.net.bootstrap), keyHex, dir, String(TIMEOUT), String(expected)])
 }
 
-function startReader(keyHex: string, dir: string, expected: number): Reader {
-  const child = spawn(
-    process.execPath,
-    ['-r', 'ts-node/register/transpile-only', FIXTURE, JSON.stringify(h.net.bootstrap), keyHex, dir, String(TIMEOUT), String(expected)],
-    { cwd: path.join(__dirname, '..', '..'), stdio: ['pipe', 'pipe', 'pipe'] }
-  )
-  const reader: Reader = { child, lines: [] }
-  readline.createInterface({ input: child.stdout }).on('line', (line) => {
-    try {
-      reader.lines.push(JSON.parse(line) as Record<string, unknown>)
-    } catch {
-      // not ours
-    }
-  })
-  child.stderr.resume()
-  h.onCleanup(
-    () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve()
-        child.once('exit', () => resolve())
-        child.kill('SIGKILL')
-      })
-  )
-  return reader
-}
-
-const field = (reader: Reader, name: string): unknown => reader.lines.find((l) => name in l)?.[name]
+const field = (reader: Fixture, name: string): unknown => reader.lines.find((l) => name in l)?.[name]
 
 test('a SIGKILLed peer is dropped within the timeout, its channels close; restarted on the same store it is re-added and replication resumes where it stopped, every block verified', async () => {
   const store = h.store()
