@@ -148,6 +148,25 @@ export class ExtensionHub {
     return registration
   }
 
+  /**
+   * Every connection as it opens, before authentication and dedup: arms the idle time-out and
+   * opens the keep-alive channel, for the connection's whole life.
+   *
+   * With a `timeout`, silence counts from the first moment. A remote that runs this protocol
+   * answers the channel at once and then keeps alive at `timeout / 3`; one that rejects it (a
+   * plain Hyperswarm peer) gets the default keep-alive back; one that never answers (a half-open
+   * connection, a mute peer) stays silent and times out, instead of lingering until the
+   * transport gives up (~13 s).
+   */
+  guard(stream: NoiseSecretStream): void {
+    if (stream.destroyed) return
+    const mux = Protomux.from(stream)
+    if (this.opts.timeout > 0) stream.setTimeout(this.opts.timeout)
+    // Always paired, even without our own timeout: the remote may ask us for keep-alives.
+    mux.pair({ protocol: KEEPALIVE_PROTOCOL }, () => this.openKeepAlive(stream, mux))
+    this.openKeepAlive(stream, mux)
+  }
+
   /** A new peer: pair the protocols and open every registered extension, before it is announced. */
   attach(peer: Peer): void {
     const link: PeerLink = { peer, stream: peer.stream, mux: Protomux.from(peer.stream), lanes: new Map() }
@@ -171,7 +190,6 @@ export class ExtensionHub {
     if (link === undefined) return
     this.links.delete(peer)
     link.mux.unpair({ protocol: EXTENSION_PROTOCOL })
-    link.mux.unpair({ protocol: KEEPALIVE_PROTOCOL })
     for (const lane of link.lanes.values()) {
       lane.channel?.close()
       lane.channel = null
@@ -317,7 +335,7 @@ export class ExtensionHub {
     lane.outboxBytes = 0
   }
 
-  /** Pairs both protocols on the link's muxer and opens every channel. */
+  /** Pairs the extension protocol on the link's muxer and opens every extension channel. */
   private wire(link: PeerLink): void {
     const { mux } = link
     mux.pair({ protocol: EXTENSION_PROTOCOL }, (id) => {
@@ -326,14 +344,12 @@ export class ExtensionHub {
       const ns = this.names.get(b4a.toString(id))
       if (ns !== undefined) this.openLane(link, ns)
     })
-    mux.pair({ protocol: KEEPALIVE_PROTOCOL }, () => this.openKeepAlive(link, mux))
-    this.openKeepAlive(link, mux)
     for (const ns of this.names.values()) this.openLane(link, ns)
   }
 
-  private openKeepAlive(link: PeerLink, mux: Protomux): void {
-    const stream = link.stream
+  private openKeepAlive(stream: NoiseSecretStream, mux: Protomux): void {
     const { timeout } = this.opts
+    let opened = false
     const channel = mux.createChannel({
       protocol: KEEPALIVE_PROTOCOL,
       unique: true,
@@ -346,15 +362,21 @@ export class ExtensionHub {
               if (ms < MIN_KEEPALIVE) return
               if (!stream.keepAlive || ms < stream.keepAlive) stream.setKeepAlive(ms)
             } catch (err) {
-              this.opts.onerror(errors.decode(KEEPALIVE_PROTOCOL, toHex(link.peer.remotePublicKey), err))
+              this.opts.onerror(errors.decode(KEEPALIVE_PROTOCOL, toHex(stream.remotePublicKey), err))
             }
           }
         }
       ],
       onopen: () => {
+        opened = true
         if (!(timeout > 0) || stream.destroyed) return
         ch.messages[0].send(c.encode(c.uint, Math.max(MIN_KEEPALIVE, Math.floor(timeout / 3))))
         stream.setTimeout(timeout)
+      },
+      onclose: (isRemote) => {
+        // Rejected: a plain Hyperswarm peer keeps alive at its default pace, so ours must not
+        // cut it; back to the default. (A pair callback re-arms if the remote opens later.)
+        if (!opened && isRemote && timeout > 0 && !stream.destroyed) stream.setTimeout(0)
       }
     })
     if (channel === null) return

@@ -17,7 +17,8 @@ import {
   of,
   EMPTY,
   catchError,
-  finalize
+  finalize,
+  tap
 } from 'rxjs'
 import { dedupeConnections } from '../operators/dedupeConnections'
 import { peerSet } from '../operators/peerSet'
@@ -55,7 +56,12 @@ export interface NetworkerOptions {
    * never connected, replicated or listed in `peers$`. Combined with `firewall`.
    */
   allowlist?: ReadonlyArray<Buffer | Uint8Array | string>
-  /** ms after which a silent peer is dropped (both sides keep alive at a third of it). */
+  /**
+   * ms after which a silent connection is dropped, counted from its first moment (both sides
+   * keep alive at a third of it). A remote that never answers (a half-open connection, a mute
+   * peer) is dropped too; a plain Hyperswarm peer, which rejects the keep-alive channel, keeps
+   * Hyperswarm's default.
+   */
   timeout?: number
   /** Largest extension message, in bytes, sent or accepted. Default 4 MiB. */
   maxMessageSize?: number
@@ -333,6 +339,11 @@ export class ReactiveNetworker implements NetworkerStreams {
     this.subscriptions.add(
       source.connections$
         .pipe(
+          // Keep-alive and idle time-out belong to every connection from its first moment, so
+          // a half-open or mute one times out even before (or without) becoming a peer.
+          tap((event) => {
+            if (event.type === 'open') this.hub.guard(event.connection)
+          }),
           mergeMap((event) => this.authenticate(event)),
           dedupeConnections<NoiseSecretStream>({
             graceTime: this.opts.dedupeGraceTime,
