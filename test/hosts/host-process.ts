@@ -46,7 +46,18 @@ async function main(): Promise<void> {
     say({ event: 'timeouts', peers: current.map((p) => [p.remotePublicKey.toString('hex').slice(0, 8), p.stream.timeout, p.stream.keepAlive]) })
   }, 1000).unref()
   networker.errors$.subscribe((err) => say({ event: 'neterror', code: err.code, message: err.message }))
-  networker.peerEvents$.subscribe(({ type, peer }) => say({ event: 'peer-' + type, address: peer.remoteAddress, at: Date.now() % 100000 }))
+  networker.peerEvents$.subscribe(({ type, peer }) => {
+    const remote = peer.remotePublicKey.toString('hex').slice(0, 8)
+    say({ event: 'peer-' + type, remote, at: Date.now() % 100000 })
+    if (type === 'remove') return
+    // Diagnostics: how each admitted connection ends.
+    const stream = peer.stream
+    const opened = Date.now()
+    stream.once('close', () => {
+      say({ event: 'conn-close', remote, initiator: stream.isInitiator, lived: Date.now() - opened, timeout: stream.timeout, at: Date.now() % 100000 })
+    })
+    stream.on('error', (err: Error) => say({ event: 'conn-error', remote, message: err.message, at: Date.now() % 100000 }))
+  })
 
   const core = role === 'writer' ? store.get({ name: 'hosts' }) : store.get({ key: Buffer.from(keyHex, 'hex') })
   await core.ready()

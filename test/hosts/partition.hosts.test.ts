@@ -131,14 +131,28 @@ test('five hosts replicate a core; a cut host is dropped within the timeout, the
   for (const reader of readers) reader.send({ cmd: 'verify', count: 100 })
   for (const reader of readers) expect(await reader.next((e) => e.event === 'verified')).toMatchObject({ ok: 100 })
 
+  // Every connection of the mesh has the idle time-out armed (from each host's next report).
+  const marks = nodes.map((n) => n.events.length)
+  const reports = await Promise.all(nodes.map((n, i) => n.next((e) => e.event === 'timeouts', 5000, marks[i])))
+  for (const report of reports) {
+    expect(report.peers).toHaveLength(4)
+    for (const [, armed] of report.peers as Array<[string, number, number]>) expect(armed).toBe(2000)
+  }
+
   // Cut the last reader's link at the switch.
   const cut = readers[3]
   const cutKey = keys[4]
   const others = nodes.slice(0, 4)
+  const cutAt = Date.now() % 100000
   topology.link(5, false)
   const dropTime = await until(() => others.every((n) => !n.peers.includes(cutKey)), 20_000, 'the cut host to be dropped')
   if (dropTime > 3500) {
-    for (const n of others) console.log(n.name, JSON.stringify(n.events.filter((e) => e.event === 'timeouts').slice(-6, -3)))
+    const short = cutKey.slice(0, 8)
+    console.log('cut at', cutAt)
+    for (const n of others) {
+      const about = n.events.filter((e) => e.remote === short || (e.event === 'timeouts'))
+      console.log(n.name, JSON.stringify(about.slice(-16)))
+    }
   }
   // Documented: the timeout (2000), the dedupe grace (500) and 1 s of slack.
   expect(dropTime).toBeLessThan(2000 + 500 + 1000)
@@ -162,5 +176,6 @@ test('five hosts replicate a core; a cut host is dropped within the timeout, the
   }
 
   // Figures for docs/RELIABILITY.md.
-  console.log(JSON.stringify({ meshTime, dropTime, rejoinTime, timeout: 2000 }))
+  const count = (type: string): number => nodes.reduce((n, h) => n + h.events.filter((e) => e.event === type).length, 0)
+  console.log(JSON.stringify({ meshTime, dropTime, rejoinTime, timeout: 2000, adds: count('peer-add'), swaps: count('peer-swap'), closes: count('conn-close') }))
 })
