@@ -4,6 +4,8 @@ import fs from 'fs'
 import os from 'os'
 import path from 'path'
 import readline from 'readline'
+import v8 from 'v8'
+import vm from 'vm'
 import { ChildProcessWithoutNullStreams, spawn } from 'child_process'
 import { Observable, filter, firstValueFrom, timeout } from 'rxjs'
 import { ReactiveNetworker, NetworkerOptions } from '../lib/reactive-networker'
@@ -29,7 +31,8 @@ export async function createHarness(): Promise<Harness> {
   const net = await createLocalNetwork({ size: 3 })
   const dirs: string[] = []
   const stores: Corestore[] = []
-  const networkers: ReactiveNetworker[] = []
+  // Open networkers only: a closed one is let go, so a leak audit can see it collected.
+  const networkers = new Set<ReactiveNetworker>()
   const extra: Array<() => unknown> = []
   const tmpdir = (): string => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'networker-test-'))
@@ -57,7 +60,9 @@ export async function createHarness(): Promise<Harness> {
         void options.dht?.destroy()
         throw err
       }
-      networkers.push(networker)
+      networkers.add(networker)
+      const created = networker
+      networker.peers$.subscribe({ complete: () => networkers.delete(created) })
       return networker
     },
     onCleanup: (fn) => {
@@ -65,12 +70,23 @@ export async function createHarness(): Promise<Harness> {
     },
     cleanup: async () => {
       await Promise.all(extra.map(async (fn) => fn()))
-      await Promise.all(networkers.map((n) => n.close()))
+      await Promise.all([...networkers].map((n) => n.close()))
       await Promise.all(stores.map((s) => s.close()))
       await net.destroy()
       for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true })
     }
   }
+}
+
+/**
+ * Runs a full garbage collection (twice, so finalizers of the first can free more), for leak
+ * audits. Node exposes `gc` only with --expose-gc; the flag is set here and read by a new context.
+ */
+export function collectGarbage(): void {
+  v8.setFlagsFromString('--expose-gc')
+  const gc = vm.runInNewContext('gc') as () => void
+  gc()
+  gc()
 }
 
 /** Resolves with the first value of `source` that passes `predicate`, or rejects after `ms`. */

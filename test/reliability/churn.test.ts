@@ -1,12 +1,14 @@
 import { Subscription } from 'rxjs'
 import type { NetworkerPeerEvent, ReactiveNetworker } from '../../lib/reactive-networker'
-import { createHarness, Harness, randomTopic, sleep, until, Fixture, spawnFixture } from '../helpers'
+import { collectGarbage, createHarness, Harness, randomTopic, sleep, until, Fixture, spawnFixture } from '../helpers'
 import { checkHistory, joinOrClosed } from '../fixtures/churn-shared'
 
 /**
  * Churn: networkers join and leave (start and close) a topic at random; after things settle every
- * peer set equals the ground truth, the event history of every networker is consistent, and the
- * process is back to its baseline of handles and timers.
+ * peer set equals the ground truth, the event history of every networker is consistent, the
+ * process is back to its baseline of handles, timers and listeners, and every closed networker is
+ * garbage-collected (heap and RSS are reported, not asserted: freed memory stays with the
+ * allocator).
  *
  * 20 networkers for 20 s here, 12 in this process and 4 in each of two child processes;
  * `npm run soak` runs it for 10 minutes (SOAK_MS).
@@ -57,13 +59,28 @@ function resources(emitters: readonly NodeJS.EventEmitter[]): { handles: number;
   }
 }
 
+/**
+ * Subscriptions a closed networker still holds, and observers still on its subjects (read through
+ * private fields: this is a leak audit). A function of its own, so that no variable of the test
+ * keeps the last networker on the stack.
+ */
+function subscriptionsLeft(networker: ReactiveNetworker): number {
+  const inner = networker as unknown as Record<string, { observed?: boolean; closed?: boolean }>
+  let left = inner.subscriptions.closed === true ? 0 : 1
+  for (const name of ['peerEventsSubject', 'peersSubject', 'errorsSubject', 'topicsSubject']) {
+    if (inner[name].observed === true) left++
+  }
+  return left
+}
+
 test(`churn: ${POOL + CHILDREN * PER_CHILD} networkers in ${CHILDREN + 1} processes start and close at random for ${CHURN_MS / 1000} s; afterwards peers$ equals the ground truth, add/remove histories are consistent, nothing leaks`, async () => {
   const topic = randomTopic()
   const stores = Array.from({ length: POOL }, () => h.store())
   await Promise.all(stores.map((s) => s.ready()))
   await sleep(200)
   const baseline = resources(stores)
-  const rssBefore = process.memoryUsage().rss
+  collectGarbage()
+  const before = process.memoryUsage()
 
   const alive = new Map<number, Member>()
   const histories: Member[] = []
@@ -116,38 +133,40 @@ test(`churn: ${POOL + CHILDREN * PER_CHILD} networkers in ${CHILDREN + 1} proces
     })
   const settleStart = Date.now()
   const current = new Map<Member, string[]>()
-  for (const m of members) {
+  // Callbacks rather than for-of loops over members, here and below: a loop variable of this
+  // async function can outlive the loop in its saved frame and keep the last member alive, which
+  // the leak audit at the end would count.
+  members.forEach((m) => {
     m.subscription.add(m.networker.peers$.subscribe((peers) => current.set(m, peers.map((p) => p.remotePublicKey.toString('hex')).sort())))
-  }
+  })
   await until(
     () => members.every((m) => JSON.stringify(current.get(m)) === JSON.stringify(truth(m))) && childrenSettled(),
     60_000,
     'peers$ in every process to equal the ground truth'
   )
   const settleMs = Date.now() - settleStart
-  for (const m of members) {
+  members.forEach((m) => {
     const keys = current.get(m) ?? []
     expect(new Set(keys).size).toBe(keys.length) // no peer listed twice
-  }
+  })
 
   // Close everything, then check every history: per remote key, add and remove alternate,
   // starting with add, and every add has its remove (close completes peers$ empty).
   await Promise.all(members.map((m) => m.networker.close()))
-  for (const m of members) m.subscription.unsubscribe()
+  members.forEach((m) => m.subscription.unsubscribe())
   const checked = histories.map((member) => checkHistory(member.events))
   expect(checked.every((r) => r.ok)).toBe(true)
   const adds = checked.reduce((n, r) => n + r.adds, 0)
   // Subscriptions: every subscription a closed networker held is released and none of its
-  // subjects has an observer left (read through its private fields: this is a leak audit).
-  let openSubscriptions = 0
-  for (const member of histories) {
-    const inner = member.networker as unknown as Record<string, { observed?: boolean; closed?: boolean }>
-    if (inner.subscriptions.closed !== true) openSubscriptions++
-    for (const name of ['peerEventsSubject', 'peersSubject', 'errorsSubject', 'topicsSubject']) {
-      if (inner[name].observed === true) openSubscriptions++
-    }
-  }
+  // subjects has an observer left.
+  const openSubscriptions = histories.reduce((n, member) => n + subscriptionsLeft(member.networker), 0)
   expect(openSubscriptions).toBe(0)
+  // Objects: once nothing here holds them, every closed networker (with its swarm, muxers,
+  // subjects and peers) must be collectable. Anything that still reaches one is a leak.
+  const closed = histories.splice(0).map((member) => new WeakRef(member.networker))
+  alive.clear()
+  members.splice(0)
+  current.clear()
   // The children check their own histories the same way when told to stop.
   for (const child of children) child.child.stdin.end()
   await until(() => children.every((c) => last(c, 'historiesOk') !== undefined), 30_000, 'the children to close')
@@ -163,9 +182,19 @@ test(`churn: ${POOL + CHILDREN * PER_CHILD} networkers in ${CHILDREN + 1} proces
     return now.handles <= baseline.handles && now.timers <= baseline.timers && now.listeners <= baseline.listeners
   }, 10_000, 'handles and timers back to baseline')
   const after = resources(stores)
-  const rssGrowthMiB = (process.memoryUsage().rss - rssBefore) / 1024 / 1024
-  console.log(JSON.stringify({ scenario: 'churn', ms: CHURN_MS, joins, leaves, adds, childAdds, finalMembers: everyone.length, settleMs, closedNetworkers: histories.length, openSubscriptions, baseline, after, rssGrowthMiB: Math.round(rssGrowthMiB) }))
+  collectGarbage()
+  const retained = closed.filter((ref) => ref.deref() !== undefined).length
+  const now = process.memoryUsage()
+  const mib = (bytes: number): number => Math.round((bytes / 1024 / 1024) * 10) / 10
+  const memory = {
+    heapBeforeMiB: mib(before.heapUsed),
+    heapAfterMiB: mib(now.heapUsed),
+    externalGrowthMiB: mib(now.external - before.external),
+    rssGrowthMiB: mib(now.rss - before.rss)
+  }
+  console.log(JSON.stringify({ scenario: 'churn', ms: CHURN_MS, joins, leaves, adds, childAdds, finalMembers: everyone.length, settleMs, closedNetworkers: closed.length, retained, openSubscriptions, baseline, after, memory }))
   expect(after.handles).toBeLessThanOrEqual(baseline.handles)
   expect(after.timers).toBeLessThanOrEqual(baseline.timers)
   expect(after.listeners).toBeLessThanOrEqual(baseline.listeners)
+  expect(retained).toBe(0)
 }, CHURN_MS + 120_000)
