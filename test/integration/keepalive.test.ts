@@ -55,6 +55,7 @@ test('a connection whose remote never answers (a mute peer, a half-open connecti
   await until(() => events.some((e) => e.type === 'remove'), 20_000, 'the mute peer to be dropped')
   const dropped = (events.find((e) => e.type === 'remove')?.at ?? 0) - added
   // The timeout, the dedupe grace (500 ms) and slack for a loaded machine.
+  console.log(JSON.stringify({ scenario: 'mute-peer', timeout, droppedAfterMs: dropped }))
   expect(dropped).toBeLessThan(timeout + 500 + 2000)
   expect(events[0].type).toBe('add')
   expect(events[1].type).toBe('remove')
