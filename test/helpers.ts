@@ -1,4 +1,6 @@
 import HyperDHT from 'hyperdht'
+import Hyperswarm from 'hyperswarm'
+import type NoiseSecretStream from '@hyperswarm/secret-stream'
 import Corestore from 'corestore'
 import fs from 'fs'
 import os from 'os'
@@ -87,6 +89,20 @@ export function collectGarbage(): void {
   const gc = vm.runInNewContext('gc') as () => void
   gc()
   gc()
+}
+
+/**
+ * A plain Hyperswarm (no networker) on the harness network, destroyed at cleanup. Every
+ * connection gets an `'error'` listener before `onconnection` sees it.
+ */
+export function plainSwarm(h: Harness, onconnection: (conn: NoiseSecretStream) => void): Hyperswarm {
+  const swarm = new Hyperswarm(h.net.swarmOptions())
+  h.onCleanup(() => swarm.destroy())
+  swarm.on('connection', (conn: NoiseSecretStream) => {
+    conn.on('error', () => {})
+    onconnection(conn)
+  })
+  return swarm
 }
 
 /** Resolves with the first value of `source` that passes `predicate`, or rejects after `ms`. */

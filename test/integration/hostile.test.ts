@@ -1,10 +1,10 @@
-import Hyperswarm from 'hyperswarm'
+import type Hyperswarm from 'hyperswarm'
 import Protomux from 'protomux'
 import c from 'compact-encoding'
 import type NoiseSecretStream from '@hyperswarm/secret-stream'
 import { EXTENSION_PROTOCOL, KEEPALIVE_PROTOCOL } from '../../lib/extensions'
 import type { NetworkerError } from '../../lib/errors'
-import { createHarness, Harness, sleep, until, waitFor, waitForPeers } from '../helpers'
+import { createHarness, Harness, plainSwarm, sleep, until, waitFor, waitForPeers } from '../helpers'
 
 let h: Harness
 beforeEach(async () => {
@@ -16,13 +16,7 @@ afterEach(async () => {
 
 /** A bare Hyperswarm peer that misbehaves on every connection it gets. */
 function hostilePeer(onconnection: (conn: NoiseSecretStream, mux: Protomux) => void): Hyperswarm {
-  const swarm = new Hyperswarm(h.net.swarmOptions())
-  h.onCleanup(() => swarm.destroy())
-  swarm.on('connection', (conn: NoiseSecretStream) => {
-    conn.on('error', () => {})
-    onconnection(conn, Protomux.from(conn))
-  })
-  return swarm
+  return plainSwarm(h, (conn) => onconnection(conn, Protomux.from(conn)))
 }
 
 test('a hostile peer sending garbage, oversize frames, floods and hundreds of unknown channels cannot crash us; honest peers keep replicating; each incident reaches errors$ with a code', async () => {

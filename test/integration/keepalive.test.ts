@@ -1,7 +1,5 @@
-import Hyperswarm from 'hyperswarm'
-import type NoiseSecretStream from '@hyperswarm/secret-stream'
 import type { ReactiveNetworker } from '../../lib/reactive-networker'
-import { createHarness, Harness, randomTopic, sleep, until, waitFor } from '../helpers'
+import { createHarness, Harness, plainSwarm, randomTopic, sleep, until, waitFor } from '../helpers'
 
 /**
  * The `timeout` option on connections whose remote is not a well-behaved networker: the keep-alive
@@ -15,17 +13,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await h.cleanup()
 })
-
-/** A plain Hyperswarm on the harness network, destroyed at cleanup. */
-function plainSwarm(onconnection: (conn: NoiseSecretStream) => void): Hyperswarm {
-  const swarm = new Hyperswarm(h.net.swarmOptions())
-  h.onCleanup(() => swarm.destroy())
-  swarm.on('connection', (conn: NoiseSecretStream) => {
-    conn.on('error', () => {})
-    onconnection(conn)
-  })
-  return swarm
-}
 
 /** Every add/remove/swap of one remote key, with the time it happened. */
 function history(networker: ReactiveNetworker, remote: () => Buffer | undefined): Array<{ type: string; at: number }> {
@@ -42,7 +29,7 @@ test('a connection whose remote never answers (a mute peer, a half-open connecti
   const topic = randomTopic()
   // Completes the Noise handshake, then never reads: our keep-alive channel is neither opened
   // nor rejected, and only its own default keep-alive (every 5 s) ever reaches us.
-  const mute = plainSwarm(() => {})
+  const mute = plainSwarm(h, () => {})
   await mute.join(topic, { server: true, client: false }).flushed()
 
   const networker = h.networker(h.store(), { timeout })
@@ -66,7 +53,7 @@ test('a plain Hyperswarm peer that replicates rejects the keep-alive channel and
   const plainStore = h.store()
   const core = plainStore.get({ name: 'plain' })
   await core.append([Buffer.from('from a plain peer')])
-  const plain = plainSwarm((conn) => plainStore.replicate(conn))
+  const plain = plainSwarm(h, (conn) => plainStore.replicate(conn))
   await plain.join(core.discoveryKey as Buffer, { server: true, client: false }).flushed()
 
   const store = h.store()
