@@ -2,8 +2,8 @@
  * The live dashboard (examples/dashboard/) end to end, in real headless Chromium driven by
  * playwright-core: four networkers on a loopback testnet, the dashboard on the first.
  *
- * Chromium is Debian's (`apt-get install chromium`, done by .ci/run); playwright never downloads
- * a browser of its own. Set CHROMIUM_PATH to use another binary.
+ * Chromium comes from `chromiumPath()` (CHROMIUM_PATH, else /usr/bin/chromium, else the binary
+ * inside the `@sparticuz/chromium` devDependency); playwright never downloads a browser.
  *
  * The README's screenshot comes from here: `UPDATE_SCREENSHOT=1 npx jest test/dashboard.test.ts`
  * writes docs/img/dashboard.png (plain runs leave the working tree alone).
@@ -17,9 +17,9 @@ import Corestore from 'corestore'
 import { chromium, type BrowserContext, type Page } from 'playwright-core'
 import type { Extension, ReactiveNetworker } from '../lib'
 import { startDashboard, type Dashboard } from '../examples/dashboard/server'
+import { CHROMIUM_ARGS, chromiumPath } from './chromium'
 import { createHarness, Harness, sleep, waitForPeers } from './helpers'
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const SCREENSHOT = path.join(__dirname, '..', 'docs', 'img', 'dashboard.png')
 const NAMES = ['host', 'alice', 'bob', 'carol']
 const BLOCKS = 256
@@ -66,9 +66,6 @@ async function waitForCount(page: Page, selector: string, count: number): Promis
 }
 
 beforeAll(async () => {
-  if (!fs.existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (or set CHROMIUM_PATH)`)
-  }
   h = await createHarness()
   stores = NAMES.map(() => h.store())
   networkers = stores.map((store) => h.networker(store))
@@ -88,19 +85,10 @@ beforeAll(async () => {
   })
   userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'networker-chromium-'))
   browser = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
+    executablePath: await chromiumPath(),
     headless: true,
     viewport: { width: 1280, height: 560 },
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync'
-    ]
+    args: [...CHROMIUM_ARGS]
   })
 })
 
