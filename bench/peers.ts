@@ -1,4 +1,5 @@
 /// <reference path="../types/index.d.ts" preserve="true" />
+import b4a from 'b4a'
 import Hyperswarm from 'hyperswarm'
 import type NoiseSecretStream from '@hyperswarm/secret-stream'
 import { firstValueFrom } from 'rxjs'
@@ -181,7 +182,7 @@ export function oursTrial(net: LocalNetwork, size: number, mode: JoinMode, caps:
     const leaveStart = now()
     const othersSee = Promise.all(
       staying.map((n) =>
-        waitFor(n.peers$, (p) => p.every((peer) => !leavingKeys.has(peer.remotePublicKey.toString('hex'))), caps.leave)
+        waitFor(n.peers$, (p) => p.every((peer) => !leavingKeys.has(b4a.toString(peer.remotePublicKey, 'hex'))), caps.leave)
       )
     )
     othersSee.catch(() => {})
@@ -192,7 +193,7 @@ export function oursTrial(net: LocalNetwork, size: number, mode: JoinMode, caps:
     )
     let stalePeers = 0
     for (const n of staying) {
-      for (const peer of await firstValueFrom(n.peers$)) if (leavingKeys.has(peer.remotePublicKey.toString('hex'))) stalePeers++
+      for (const peer of await firstValueFrom(n.peers$)) if (leavingKeys.has(b4a.toString(peer.remotePublicKey, 'hex'))) stalePeers++
     }
     const closeStart = now()
     await Promise.all(staying.map((n) => n.close()))
@@ -250,7 +251,7 @@ export function rawTrial(net: LocalNetwork, size: number, mode: JoinMode, caps: 
     const leavingKeys = new Set(leaving.map((s) => s.keyPair.publicKey.toString('hex')))
     const stale = (): number =>
       staying.reduce(
-        (sum, s) => sum + [...s.connections].filter((c) => leavingKeys.has(c.remotePublicKey.toString('hex'))).length,
+        (sum, s) => sum + [...s.connections].filter((c) => leavingKeys.has(b4a.toString(c.remotePublicKey, 'hex'))).length,
         0
       )
     const leaveStart = now()

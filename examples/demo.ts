@@ -9,6 +9,7 @@
  *   npm run demo -- --serve           # then keeps running with the live dashboard (Ctrl-C stops)
  *   npm run demo -- --help
  */
+import b4a from 'b4a'
 import Corestore from 'corestore'
 import fs from 'fs'
 import os from 'os'
@@ -173,7 +174,7 @@ async function main(): Promise<void> {
     // Listen first, so every node's key (and so its name) is known before anyone connects.
     await Promise.all(nodes.map((n) => n.networker.listen()))
     const names = new Map(nodes.map((n) => [(n.networker.publicKey as Buffer).toString('hex'), n.name]))
-    const nameOf = (key: Buffer): string => names.get(key.toString('hex')) ?? key.toString('hex').slice(0, 8)
+    const nameOf = (key: Uint8Array): string => names.get(b4a.toString(key, 'hex')) ?? b4a.toString(key, 'hex').slice(0, 8)
 
     const core = writer.store.get({ name: 'demo-core' })
     await core.ready()
@@ -183,7 +184,7 @@ async function main(): Promise<void> {
       dashboard = await startDashboard(writer.networker, {
         port: opts.port,
         chat: writer.chat as Extension<unknown>,
-        peerName: (peer) => names.get(peer.remotePublicKey.toString('hex'))
+        peerName: (peer) => names.get(b4a.toString(peer.remotePublicKey, 'hex'))
       })
       display.log(`dashboard of the writer's networker: ${dashboard.url}`)
     }

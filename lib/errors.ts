@@ -110,7 +110,7 @@ function messageOf(err: unknown): string {
 
 function describe(value: unknown): string {
   if (value === null) return 'null'
-  if (Buffer.isBuffer(value) || value instanceof Uint8Array) return `${value.byteLength} bytes`
+  if (value instanceof Uint8Array) return `${value.byteLength} bytes`
   if (typeof value === 'string') return value.length > 80 ? `a string of ${value.length} characters` : JSON.stringify(value)
   if (typeof value === 'object') return 'an object'
   return `${typeof value} ${String(value)}`

@@ -7,6 +7,8 @@ import type NoiseSecretStream from '@hyperswarm/secret-stream'
 import { NetworkerError, errors } from './errors'
 import type { Codec } from './encodings'
 import type { Peer } from './peer'
+import type { PeerRecord } from './peer-record'
+import type { Extension, ExtensionMessage, ExtensionStats } from './extension-types'
 import { toHex } from './keys'
 
 /** Protomux protocol of extension channels; the channel id is the extension name. */
@@ -29,50 +31,7 @@ const MSG_DATA = 0
 const MSG_ACK = 1
 const MSG_RESUME = 2
 
-/** A message received on an extension, with the peer it came from. */
-export interface ExtensionMessage<T> {
-  readonly message: T
-  readonly peer: Peer
-}
-
-/** Counters of one extension name (shared by every registration of that name). */
-export interface ExtensionStats {
-  /** Messages written to a channel. */
-  readonly sent: number
-  /** Messages received (before decoding). */
-  readonly received: number
-  /** Messages not sent because the remote has not registered the extension. */
-  readonly dropped: number
-}
-
-/**
- * A named stream-level extension: one Protomux channel per connection, beside replication.
- */
-export interface Extension<T> {
-  readonly name: string
-  /** `'binary'`, `'utf-8'`, `'json'` or `'custom'`. */
-  readonly encoding: string
-  /** Hot, no replay; completes on `destroy()` or when the networker closes. */
-  readonly messages$: Observable<ExtensionMessage<T>>
-  /** Hot, no replay: decode failures and oversize messages of this extension. */
-  readonly errors$: Observable<NetworkerError>
-  readonly stats: ExtensionStats
-  readonly destroyed: boolean
-  /**
-   * Sends to one peer. Returns whether the connection is drained (false: wait for `drained()`
-   * before sending much more). A peer that has not registered the extension drops the message
-   * (counted in `stats.dropped`), which is not an error.
-   */
-  send(message: T, peer: Peer): boolean
-  /** Sends many messages to one peer as one corked batch. */
-  sendMany(messages: Iterable<T>, peer: Peer): boolean
-  /** Sends to every connected peer. Returns whether every connection is drained. */
-  broadcast(message: T): boolean
-  /** Resolves once every connection has drained its write buffer (or closed). */
-  drained(): Promise<void>
-  /** Closes this registration; its channels close when no other registration of the name remains. */
-  destroy(): void
-}
+export type { Extension, ExtensionMessage, ExtensionStats } from './extension-types'
 
 interface NameState {
   readonly name: string
@@ -168,14 +127,14 @@ export class ExtensionHub {
   }
 
   /** A new peer: pair the protocols and open every registered extension, before it is announced. */
-  attach(peer: Peer): void {
+  attach(peer: PeerRecord): void {
     const link: PeerLink = { peer, stream: peer.stream, mux: Protomux.from(peer.stream), lanes: new Map() }
     this.links.set(peer, link)
     this.wire(link)
   }
 
   /** The peer moved to a replacement connection: reopen its channels there and resend. */
-  swap(peer: Peer): void {
+  swap(peer: PeerRecord): void {
     const link = this.links.get(peer)
     if (link === undefined) return this.attach(peer)
     for (const lane of link.lanes.values()) lane.channel = null

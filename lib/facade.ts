@@ -1,5 +1,6 @@
+import b4a from 'b4a'
 import { EventEmitter } from 'events'
-import type Corestore from 'corestore'
+import type { CorestoreLike } from './stack-types'
 import { Subscription, map, pairwise, startWith } from 'rxjs'
 import type { TopicState } from '../operators/types'
 import { NetworkerError, errors } from './errors'
@@ -41,7 +42,7 @@ export class Networker extends EventEmitter {
   private readonly subscription = new Subscription()
   private latestPeers: readonly Peer[] = []
 
-  constructor(store: Corestore, opts: NetworkerOptions = {}) {
+  constructor(store: CorestoreLike, opts: NetworkerOptions = {}) {
     super()
     this.reactive = new ReactiveNetworker(store, opts)
     this.subscription.add(this.reactive.peers$.subscribe((peers) => (this.latestPeers = peers)))
@@ -165,7 +166,7 @@ export class Networker extends EventEmitter {
         try {
           onmessage(message, peer)
         } catch (thrown) {
-          const err = errors.handler(ext.name, peer.remotePublicKey.toString('hex'), thrown)
+          const err = errors.handler(ext.name, b4a.toString(peer.remotePublicKey, 'hex'), thrown)
           this.reactive.report(err)
           callOnerror(err)
         }
@@ -190,8 +191,8 @@ export class Networker extends EventEmitter {
 function changes(
   before: ReadonlyMap<string, TopicState>,
   after: ReadonlyMap<string, TopicState>
-): Array<{ event: 'joined' | 'flushed'; key: Buffer }> {
-  const events: Array<{ event: 'joined' | 'flushed'; key: Buffer }> = []
+): Array<{ event: 'joined' | 'flushed'; key: Uint8Array }> {
+  const events: Array<{ event: 'joined' | 'flushed'; key: Uint8Array }> = []
   for (const [hex, state] of after) {
     const previous = before.get(hex)
     if (state.joined && !previous?.joined) events.push({ event: 'joined', key: state.discoveryKey })

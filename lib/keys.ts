@@ -4,15 +4,16 @@ import { errors } from './errors'
 const HEX_KEY = /^[0-9a-fA-F]{64}$/
 
 /**
- * Checks a discovery key and returns it as a Buffer of its own (never a view of the caller's
- * memory). Throws `ERR_INVALID_KEY` for anything but 32 bytes or 64 hex characters.
+ * Checks a discovery key and returns it as bytes of its own (never a view of the caller's
+ * memory): a Buffer in Node, a Uint8Array in the browser. Throws `ERR_INVALID_KEY` for
+ * anything but 32 bytes or 64 hex characters.
  */
 export function toDiscoveryKey(key: unknown): Buffer {
   if (typeof key === 'string') {
     if (!HEX_KEY.test(key)) throw errors.invalidKey(key)
-    return Buffer.from(key, 'hex')
+    return b4a.from(key, 'hex') as Buffer
   }
-  if (key instanceof Uint8Array && key.byteLength === 32) return Buffer.from(key)
+  if (key instanceof Uint8Array && key.byteLength === 32) return b4a.from(key) as Buffer
   throw errors.invalidKey(key)
 }
 

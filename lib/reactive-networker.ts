@@ -30,9 +30,12 @@ import { createSwarmSource, SwarmSource } from './swarm-source'
 import { Topics, notJoined } from './topics'
 import { ExtensionHub, Extension, ExtensionMessage, DEFAULT_MAX_MESSAGE_SIZE } from './extensions'
 import { Encoding, resolveEncoding } from './encodings'
-import { Peer, PeerRecord } from './peer'
+import type { Peer } from './peer'
+import { PeerRecord } from './peer-record'
 import { ConfigStore, RememberedConfig } from './config-store'
-import type { NetworkerStreams } from './streams'
+import type { NetworkerPeerEvent, NetworkerStreams } from './streams'
+export type { NetworkerPeerEvent } from './streams'
+import type { CorestoreLike, DhtNodeLike, KeyPairLike } from './stack-types'
 
 /** The name under which the default Noise key pair is derived from the store. */
 export const KEY_PAIR_NAME = '@basestore/networker'
@@ -40,9 +43,9 @@ export const KEY_PAIR_NAME = '@basestore/networker'
 /** Options of `new ReactiveNetworker(store, opts)`: every Hyperswarm option, plus ours. */
 export interface NetworkerOptions {
   /** Noise key pair for every connection. Default: derived from the store, stable across restarts. */
-  keyPair?: { publicKey: Buffer; secretKey: Buffer }
+  keyPair?: KeyPairLike
   /** A HyperDHT node to use (for example `createLocalNetwork().swarmOptions().dht`); closed on `close()`. */
-  dht?: HyperDHT
+  dht?: DhtNodeLike
   /** Bootstrap nodes of a private network. Default: the public HyperDHT. */
   bootstrap?: Array<string | { host: string; port: number }>
   maxPeers?: number
@@ -98,9 +101,6 @@ export interface TopicStatus {
   readonly remember: boolean
 }
 
-/** `peerEvents$` values. */
-export type NetworkerPeerEvent = PeerEvent<Peer>
-
 const SWARM_OPTION_NAMES = [
   'dht',
   'bootstrap',
@@ -149,12 +149,13 @@ export class ReactiveNetworker implements NetworkerStreams {
   /** Hot, no replay: operational errors (bad remote messages, replication, discovery). Completes on close. */
   readonly errors$: Observable<NetworkerError> = this.errorsSubject.asObservable()
 
-  constructor(store: Corestore, opts: NetworkerOptions = {}) {
+  constructor(store: CorestoreLike, opts: NetworkerOptions = {}) {
     if (store === null || typeof store !== 'object' || typeof store.replicate !== 'function') {
       throw errors.invalidOption('store', 'a Corestore', store)
     }
     validateOptions(opts)
-    this.store = store
+    // The one place the structural store meets our private Corestore declarations.
+    this.store = store as unknown as Corestore
     this.opts = { ...opts }
     this.hub = new ExtensionHub({
       maxMessageSize: opts.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
@@ -178,7 +179,7 @@ export class ReactiveNetworker implements NetworkerStreams {
    * Hot. The state of one topic: the current state on subscribe (not joined if unknown), then
    * every change. Completes on close.
    */
-  topic$(discoveryKey: Buffer | Uint8Array | string): Observable<TopicState> {
+  topic$(discoveryKey: Uint8Array | string): Observable<TopicState> {
     const key = toDiscoveryKey(discoveryKey)
     return this.topicsSubject.pipe(
       map(() => this.currentState(key)),
@@ -309,7 +310,7 @@ export class ReactiveNetworker implements NetworkerStreams {
     await this.store.ready()
     const keyPair = this.opts.keyPair ?? (await this.store.createKeyPair(KEY_PAIR_NAME))
     if (this.closing) throw errors.closed('listen')
-    const swarmOptions: Hyperswarm.SwarmOptions = { keyPair }
+    const swarmOptions: Hyperswarm.SwarmOptions = { keyPair: keyPair as HyperDHT.KeyPair }
     for (const name of SWARM_OPTION_NAMES) {
       if (this.opts[name] !== undefined) Object.assign(swarmOptions, { [name]: this.opts[name] })
     }

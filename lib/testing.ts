@@ -16,24 +16,26 @@
  * })
  * ```
  */
-import type NoiseSecretStream from '@hyperswarm/secret-stream'
-import { EventEmitter } from 'events'
+import b4a from 'b4a'
 import { NEVER, Observable, distinctUntilChanged, map, shareReplay, startWith } from 'rxjs'
-import type { TestScheduler } from 'rxjs/testing'
+import type { RunHelpers } from 'rxjs/testing'
 import { peerSet } from '../operators/peerSet'
 import { sameState } from '../operators/topicState'
 import type { TopicState } from '../operators/types'
 import type { NetworkerError } from './errors'
 import type { NetworkerStreams } from './streams'
-import type { Extension, ExtensionMessage } from './extensions'
+import type { Extension, ExtensionMessage } from './extension-types'
 import { toDiscoveryKey, toHex } from './keys'
-import type { Peer } from './peer'
-import type { NetworkerPeerEvent } from './reactive-networker'
+import type { Peer, PeerStream } from './peer'
+import type { NetworkerPeerEvent } from './streams'
 
 export type { NetworkerStreams } from './streams'
 
-/** The helpers `TestScheduler.run` hands its callback. */
-export type MarbleHelpers = Parameters<Parameters<TestScheduler['run']>[0]>[0]
+/**
+ * What the virtual networker needs of the marble helpers: only `hot`. `TestScheduler.run`'s
+ * helpers fit, and so do rxjs-marbles' and jest-marbles' contexts, without a cast.
+ */
+export type MarbleHelpers = Pick<RunHelpers, 'hot'>
 
 /** A marble string and its values. */
 export interface Marbles<T> {
@@ -90,20 +92,35 @@ export function createVirtualNetworker(helpers: MarbleHelpers, spec: VirtualNetw
 
 /**
  * A `Peer` value for tests: `id` fills the 32-byte key (a number is the byte repeated, a string
- * is 64 hex characters). Its `stream` is an inert EventEmitter standing in for the connection.
+ * is 64 hex characters). Its `stream` is an inert stand-in for the connection: events never
+ * fire and `destroy()` only marks it destroyed.
  */
 export function makePeer(id: number | string, remoteAddress = '127.0.0.1:10000'): Peer {
-  const remotePublicKey = typeof id === 'number' ? Buffer.alloc(32, id) : toDiscoveryKey(id)
-  const stream = Object.assign(new EventEmitter(), { remotePublicKey }) as unknown as NoiseSecretStream
-  return Object.freeze({ remotePublicKey, remoteAddress, type: 'udx' as const, stream })
+  const remotePublicKey = typeof id === 'number' ? b4a.alloc(32, id) : toDiscoveryKey(id)
+  return Object.freeze({ remotePublicKey, remoteAddress, type: 'udx' as const, stream: inertStream(remotePublicKey) })
+}
+
+function inertStream(remotePublicKey: Uint8Array): PeerStream {
+  const stream = {
+    publicKey: new Uint8Array(32),
+    remotePublicKey,
+    isInitiator: false,
+    destroyed: false,
+    destroy(): void {
+      stream.destroyed = true
+    },
+    on: () => stream,
+    once: () => stream
+  }
+  return stream
 }
 
 /** A `TopicState` for tests; `joined` follows from announce/lookup unless given. */
 export function makeTopicState(
-  discoveryKey: Buffer | Uint8Array | string | number,
+  discoveryKey: Uint8Array | string | number,
   fields: Partial<Omit<TopicState, 'discoveryKey'>> = {}
 ): TopicState {
-  const key = typeof discoveryKey === 'number' ? Buffer.alloc(32, discoveryKey) : toDiscoveryKey(discoveryKey)
+  const key = typeof discoveryKey === 'number' ? b4a.alloc(32, discoveryKey) : toDiscoveryKey(discoveryKey)
   const announce = fields.announce ?? false
   const lookup = fields.lookup ?? false
   const joined = fields.joined ?? (announce || lookup)

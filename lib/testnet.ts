@@ -1,6 +1,7 @@
 /// <reference path="../types/index.d.ts" preserve="true" />
 import createTestnet from 'hyperdht/testnet'
 import HyperDHT from 'hyperdht'
+import type { DhtNodeLike } from './stack-types'
 
 /** Options of {@link createLocalNetwork}. */
 export interface LocalNetworkOptions {
@@ -19,7 +20,7 @@ export interface LocalNetwork {
    * DHT node bound to the host, not firewalled (see `loopbackNode`). Call it once per
    * networker; the swarm destroys its node.
    */
-  swarmOptions(): { dht: HyperDHT }
+  swarmOptions(): { dht: DhtNodeLike }
   /** Stops every node of the network. Memoized. */
   destroy(): Promise<void>
 }
@@ -57,7 +58,7 @@ export async function createLocalNetwork(opts: LocalNetworkOptions = {}): Promis
 export function loopbackNode(
   bootstrap: ReadonlyArray<{ readonly host: string; readonly port: number }>,
   host = '127.0.0.1'
-): HyperDHT {
+): DhtNodeLike {
   return new HyperDHT({
     bootstrap: bootstrap.map(({ host: h, port }) => ({ host: h, port })),
     host,

@@ -31,7 +31,7 @@ import type { TopicInput, TopicState } from './types'
  * @return A function from topic inputs to topic states.
  */
 export function topicState(
-  discoveryKey: Buffer,
+  discoveryKey: Uint8Array,
   initial?: Partial<Pick<TopicState, 'announce' | 'lookup' | 'flushed'>>
 ): OperatorFunction<TopicInput, TopicState> {
   const announce = initial?.announce ?? false

@@ -58,7 +58,8 @@ export interface SwarmProgress {
 
 /** The state of one topic, as `topics$`, `topic$()` and `configure()` report it. */
 export interface TopicState {
-  readonly discoveryKey: Buffer
+  /** 32 bytes (a Buffer at runtime in Node). */
+  readonly discoveryKey: Uint8Array
   readonly announce: boolean
   readonly lookup: boolean
   readonly joined: boolean

@@ -8,6 +8,7 @@
  * The README's screenshot comes from here: `UPDATE_SCREENSHOT=1 npx jest test/dashboard.test.ts`
  * writes docs/img/dashboard.png (plain runs leave the working tree alone).
  */
+import b4a from 'b4a'
 import fs from 'fs'
 import http from 'http'
 import os from 'os'
@@ -81,7 +82,7 @@ beforeAll(async () => {
 
   dashboard = await startDashboard(networkers[0], {
     chat: chats[0] as Extension<unknown>,
-    peerName: (peer) => names.get(peer.remotePublicKey.toString('hex'))
+    peerName: (peer) => names.get(b4a.toString(peer.remotePublicKey, 'hex'))
   })
   userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'networker-chromium-'))
   browser = await chromium.launchPersistentContext(userDataDir, {

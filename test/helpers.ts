@@ -96,7 +96,7 @@ export function collectGarbage(): void {
  * connection gets an `'error'` listener before `onconnection` sees it.
  */
 export function plainSwarm(h: Harness, onconnection: (conn: NoiseSecretStream) => void): Hyperswarm {
-  const swarm = new Hyperswarm(h.net.swarmOptions())
+  const swarm = new Hyperswarm({ dht: h.net.swarmOptions().dht as HyperDHT })
   h.onCleanup(() => swarm.destroy())
   swarm.on('connection', (conn: NoiseSecretStream) => {
     conn.on('error', () => {})
@@ -116,6 +116,11 @@ export function waitForPeers(networker: ReactiveNetworker, count: number, ms = 2
 }
 
 /** A random 32-byte topic. */
+/** The Noise secret stream behind a peer (`Peer.stream` is typed structurally, browser-safe). */
+export function noiseOf(peer: Peer): NoiseSecretStream {
+  return peer.stream as unknown as NoiseSecretStream
+}
+
 export function randomTopic(): Buffer {
   return Buffer.from(Array.from({ length: 32 }, () => Math.floor(Math.random() * 256)))
 }

@@ -16,6 +16,7 @@
  * Every browser gets its own subscriptions to the networker's streams; they are torn down when
  * the browser leaves (its `/events` request closes) and on `close()`. `subscriptions` counts them.
  */
+import b4a from 'b4a'
 import fs from 'fs'
 import http from 'http'
 import type { AddressInfo } from 'net'
@@ -194,7 +195,7 @@ export async function startDashboard(networker: DashboardNetworker, opts: Dashbo
   )
 
   const rowOf = (peer: Peer, now: number): PeerRow => ({
-    key: peer.remotePublicKey.toString('hex'),
+    key: b4a.toString(peer.remotePublicKey, 'hex'),
     name: peerName(peer) ?? null,
     address: peer.remoteAddress,
     ...trafficOf(peer),
@@ -234,7 +235,7 @@ export async function startDashboard(networker: DashboardNetworker, opts: Dashbo
                 event: 'message',
                 data: {
                   at: Date.now(),
-                  from: peer.remotePublicKey.toString('hex'),
+                  from: b4a.toString(peer.remotePublicKey, 'hex'),
                   name: peerName(peer) ?? null,
                   message: toJsonValue(message)
                 }
@@ -378,7 +379,7 @@ export async function startDashboard(networker: DashboardNetworker, opts: Dashbo
 
 function topicRow(state: TopicState): TopicRow {
   return {
-    key: state.discoveryKey.toString('hex'),
+    key: b4a.toString(state.discoveryKey, 'hex'),
     announce: state.announce,
     lookup: state.lookup,
     joined: state.joined,

@@ -6,11 +6,14 @@
  *   host-process.ts writer <address> <bootstrapHost:port> <storageDir>
  *   host-process.ts reader <address> <bootstrapHost:port> <storageDir> <coreKeyHex>
  */
+import b4a from 'b4a'
 import Corestore from 'corestore'
 import HyperDHT from 'hyperdht'
 import readline from 'readline'
 import { createLocalNetwork } from '../../lib/testnet'
 import { ReactiveNetworker } from '../../lib/reactive-networker'
+import type { Peer } from '../../lib/peer'
+import { noiseOf } from '../helpers'
 
 const [role, address, bootstrapArg, dir, keyHex] = process.argv.slice(2)
 const say = (event: Record<string, unknown>): void => {
@@ -36,22 +39,22 @@ async function main(): Promise<void> {
     timeout: Number(process.env.HOST_TIMEOUT ?? 2000),
     relookupBackoff: [500, 1000, 2000]
   })
-  let current: readonly { remotePublicKey: Buffer; stream: { timeout: number; keepAlive: number } }[] = []
+  let current: readonly Peer[] = []
   networker.peers$.subscribe((peers) => {
     current = peers
-    say({ event: 'peers', keys: peers.map((p) => p.remotePublicKey.toString('hex')) })
+    say({ event: 'peers', keys: peers.map((p) => b4a.toString(p.remotePublicKey, 'hex')) })
   })
   // Diagnostics: the time-out and keep-alive armed on each peer's current connection.
   setInterval(() => {
-    say({ event: 'timeouts', peers: current.map((p) => [p.remotePublicKey.toString('hex').slice(0, 8), p.stream.timeout, p.stream.keepAlive]) })
+    say({ event: 'timeouts', peers: current.map((p) => [b4a.toString(p.remotePublicKey, 'hex').slice(0, 8), noiseOf(p).timeout, noiseOf(p).keepAlive]) })
   }, 1000).unref()
   networker.errors$.subscribe((err) => say({ event: 'neterror', code: err.code, message: err.message }))
   networker.peerEvents$.subscribe(({ type, peer }) => {
-    const remote = peer.remotePublicKey.toString('hex').slice(0, 8)
+    const remote = b4a.toString(peer.remotePublicKey, 'hex').slice(0, 8)
     say({ event: 'peer-' + type, remote, at: Date.now() % 100000 })
     if (type === 'remove') return
     // Diagnostics: how each admitted connection ends.
-    const stream = peer.stream
+    const stream = noiseOf(peer)
     const opened = Date.now()
     stream.once('close', () => {
       say({ event: 'conn-close', remote, initiator: stream.isInitiator, lived: Date.now() - opened, timeout: stream.timeout, at: Date.now() % 100000 })

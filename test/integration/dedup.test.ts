@@ -1,3 +1,4 @@
+import b4a from 'b4a'
 import type { Subscription } from 'rxjs'
 import type { ReactiveNetworker } from '../../lib/reactive-networker'
 import type { Peer } from '../../lib/peer'
@@ -34,7 +35,7 @@ function record(networker: ReactiveNetworker): Recorder {
   const added = new Map<string, Peer>()
   subscriptions.push(
     networker.peerEvents$.subscribe((event) => {
-      const key = event.peer.remotePublicKey.toString('hex')
+      const key = b4a.toString(event.peer.remotePublicKey, 'hex')
       recorder.events.push({ type: event.type, key })
       if (event.type === 'add') added.set(key, event.peer)
       if (event.type === 'swap') {
@@ -45,7 +46,7 @@ function record(networker: ReactiveNetworker): Recorder {
   )
   subscriptions.push(
     networker.peers$.subscribe((peers) => {
-      const keys = peers.map((p) => p.remotePublicKey.toString('hex'))
+      const keys = peers.map((p) => b4a.toString(p.remotePublicKey, 'hex'))
       if (new Set(keys).size !== keys.length) recorder.duplicates.push(keys)
     })
   )

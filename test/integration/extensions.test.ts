@@ -1,3 +1,4 @@
+import b4a from 'b4a'
 import c from 'compact-encoding'
 import { createHash, randomBytes } from 'crypto'
 import { Subscription } from 'rxjs'
@@ -62,11 +63,11 @@ async function connect(
   const lookerKey = keyOf(looker)
   const announcerKey = keyOf(announcer)
   const atAnnouncer = (
-    await waitFor(announcer.peers$, (ps) => ps.some((p) => p.remotePublicKey.equals(lookerKey)))
-  ).find((p) => p.remotePublicKey.equals(lookerKey)) as Peer
+    await waitFor(announcer.peers$, (ps) => ps.some((p) => b4a.equals(p.remotePublicKey, lookerKey)))
+  ).find((p) => b4a.equals(p.remotePublicKey, lookerKey)) as Peer
   const atLooker = (
-    await waitFor(looker.peers$, (ps) => ps.some((p) => p.remotePublicKey.equals(announcerKey)))
-  ).find((p) => p.remotePublicKey.equals(announcerKey)) as Peer
+    await waitFor(looker.peers$, (ps) => ps.some((p) => b4a.equals(p.remotePublicKey, announcerKey)))
+  ).find((p) => b4a.equals(p.remotePublicKey, announcerKey)) as Peer
   return { atAnnouncer, atLooker }
 }
 
@@ -100,7 +101,7 @@ test('messages arrive with the Peer they came from (the same object peers$ holds
   const peers = await waitForPeers(a, 2)
   for (const { message, peer } of got) {
     const sender = message === 'from b' ? b : c2
-    expect(peer.remotePublicKey.equals(keyOf(sender))).toBe(true)
+    expect(b4a.equals(peer.remotePublicKey, keyOf(sender))).toBe(true)
     expect(peers).toContain(peer)
   }
 })
@@ -181,8 +182,8 @@ test("a send inside a peerEvents$ 'add' handler is delivered when the remote reg
   await until(() => gotA.length === 1 && gotB.length === 1, 20_000, 'both welcomes')
   expect(gotA[0].message).toBe('welcome from b')
   expect(gotB[0].message).toBe('welcome from a')
-  expect(gotA[0].peer.remotePublicKey.equals(keyOf(b))).toBe(true)
-  expect(gotB[0].peer.remotePublicKey.equals(keyOf(a))).toBe(true)
+  expect(b4a.equals(gotA[0].peer.remotePublicKey, keyOf(b))).toBe(true)
+  expect(b4a.equals(gotB[0].peer.remotePublicKey, keyOf(a))).toBe(true)
 })
 
 // ---------------------------------------------------------------------------------------------
@@ -358,7 +359,7 @@ test('broadcast reaches every peer', async () => {
   await until(() => gots.every((g) => g.length === 1), 20_000, 'every peer')
   for (const [i, g] of gots.entries()) {
     expect(g[0].message).toBe('extra! extra!')
-    expect(g[0].peer.remotePublicKey.equals(keyOf(a))).toBe(true)
+    expect(b4a.equals(g[0].peer.remotePublicKey, keyOf(a))).toBe(true)
     expect(others[i].publicKey).not.toBeNull()
   }
   expect(extA.stats.sent).toBe(3)

@@ -1,3 +1,4 @@
+import b4a from 'b4a'
 import Corestore from 'corestore'
 import { createHarness, Harness, randomTopic, sleep, waitForPeers } from '../helpers'
 
@@ -27,7 +28,7 @@ test('allowlist: a key that is not allowed is never connected, replicated or lis
   const b = h.networker(storeB)
   const c = h.networker(storeC)
   const seenByA: string[] = []
-  a.peerEvents$.subscribe(({ peer }) => seenByA.push(peer.remotePublicKey.toString('hex')))
+  a.peerEvents$.subscribe(({ peer }) => seenByA.push(b4a.toString(peer.remotePublicKey, 'hex')))
   const topic = core.discoveryKey as Buffer
   await a.configure(topic, { announce: true, lookup: true })
   await Promise.all([b.configure(topic), c.configure(topic)])

@@ -1,3 +1,4 @@
+import b4a from 'b4a'
 import { Observable, take } from 'rxjs'
 import type { ReactiveNetworker, NetworkerPeerEvent } from '../../lib/reactive-networker'
 import type { Peer } from '../../lib/peer'
@@ -30,9 +31,9 @@ function peersNow(networker: ReactiveNetworker): readonly Peer[] {
   return current(networker, (n) => n.peers$)
 }
 
-function hex(key: Buffer | null): string {
+function hex(key: Uint8Array | null): string {
   if (key === null) throw new Error('no key')
-  return key.toString('hex')
+  return b4a.toString(key, 'hex')
 }
 
 function plain(state: TopicState): Omit<TopicState, 'discoveryKey'> & { discoveryKey: string } {
@@ -77,13 +78,13 @@ test('configure defaults to announce, lookup and flush', async () => {
   const lookupOnly = h.networker()
   await lookupOnly.configure(topic, { announce: false, lookup: true })
   const [peer] = await waitForPeers(lookupOnly, 1)
-  expect(peer.remotePublicKey.equals(a.publicKey as Buffer)).toBe(true)
+  expect(b4a.equals(peer.remotePublicKey, a.publicKey as Buffer)).toBe(true)
 
   const second = randomTopic()
   const announcer = h.networker()
   await announcer.configure(second, { announce: true, lookup: false })
   await a.configure(second)
-  await waitFor(a.peers$, (peers) => peers.some((p) => p.remotePublicKey.equals(announcer.publicKey as Buffer)))
+  await waitFor(a.peers$, (peers) => peers.some((p) => b4a.equals(p.remotePublicKey, announcer.publicKey as Buffer)))
 })
 
 test('topic$ reaches flushed only after the peers found have connected, once per configure', async () => {
@@ -327,7 +328,7 @@ test('status() and allStatuses() report the configurations in force', async () =
     remember: false
   })
   const all = a.allStatuses()
-  expect(all.map((s) => s.discoveryKey.toString('hex')).sort()).toEqual(
+  expect(all.map((s) => b4a.toString(s.discoveryKey, 'hex')).sort()).toEqual(
     [t1.toString('hex'), t2.toString('hex')].sort()
   )
 
@@ -335,7 +336,7 @@ test('status() and allStatuses() report the configurations in force', async () =
   expect(a.status(t1)?.lookup).toBe(true)
   await a.configure(t1, { announce: false, lookup: false })
   expect(a.status(t1)).toBeNull()
-  expect(a.allStatuses().map((s) => s.discoveryKey.toString('hex'))).toEqual([t2.toString('hex')])
+  expect(a.allStatuses().map((s) => b4a.toString(s.discoveryKey, 'hex'))).toEqual([t2.toString('hex')])
 })
 
 test('topics$ hands a late subscriber the current map', async () => {
@@ -418,8 +419,8 @@ test('simultaneous joiners meet within seconds thanks to the relookup backoff', 
     const b = h.networker(h.store(), { relookupBackoff: [200, 400, 800] })
     await Promise.all([a.configure(topic), b.configure(topic)])
     const [pa, pb] = await Promise.all([waitForPeers(a, 1, 15_000), waitForPeers(b, 1, 15_000)])
-    expect(pa[0].remotePublicKey.equals(b.publicKey as Buffer)).toBe(true)
-    expect(pb[0].remotePublicKey.equals(a.publicKey as Buffer)).toBe(true)
+    expect(b4a.equals(pa[0].remotePublicKey, b.publicKey as Buffer)).toBe(true)
+    expect(b4a.equals(pb[0].remotePublicKey, a.publicKey as Buffer)).toBe(true)
     await Promise.all([a.close(), b.close()])
   }
 })

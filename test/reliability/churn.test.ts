@@ -1,3 +1,4 @@
+import b4a from 'b4a'
 import { Subscription } from 'rxjs'
 import type { NetworkerPeerEvent, ReactiveNetworker } from '../../lib/reactive-networker'
 import { collectGarbage, createHarness, Harness, randomTopic, sleep, until, Fixture, spawnFixture } from '../helpers'
@@ -137,7 +138,7 @@ test(`churn: ${POOL + CHILDREN * PER_CHILD} networkers in ${CHILDREN + 1} proces
   // async function can outlive the loop in its saved frame and keep the last member alive, which
   // the leak audit at the end would count.
   members.forEach((m) => {
-    m.subscription.add(m.networker.peers$.subscribe((peers) => current.set(m, peers.map((p) => p.remotePublicKey.toString('hex')).sort())))
+    m.subscription.add(m.networker.peers$.subscribe((peers) => current.set(m, peers.map((p) => b4a.toString(p.remotePublicKey, 'hex')).sort())))
   })
   await until(
     () => members.every((m) => JSON.stringify(current.get(m)) === JSON.stringify(truth(m))) && childrenSettled(),

@@ -1,3 +1,4 @@
+import b4a from 'b4a'
 import { createHarness, Fixture, Harness, spawnFixture, until, waitFor } from '../helpers'
 
 const TIMEOUT = 2000
@@ -53,7 +54,7 @@ test('a SIGKILLed peer is dropped within the timeout, its channels close; restar
   await until(() => field(second, 'ready') === true, 30_000, 'the restarted reader')
   expect(field(second, 'startLength')).toBe(150)
   const [again] = await waitFor(writer.peers$, (peers) => peers.length === 1, 30_000)
-  expect(again.remotePublicKey.toString('hex')).toBe(field(first, 'publicKey'))
+  expect(b4a.toString(again.remotePublicKey, 'hex')).toBe(field(first, 'publicKey'))
   expect(again).not.toBe(peer)
   await until(() => field(second, 'verified') === 300, 30_000, 'all 300 blocks verified')
   console.log(JSON.stringify({ scenario: 'killed-peer', timeout: TIMEOUT, detectionMs: detection }))
