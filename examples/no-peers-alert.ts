@@ -17,7 +17,7 @@ export interface NoPeersAlertOptions {
 /** Emits `true` when the alert goes up and `false` when it clears (starting with `false`). */
 export function noPeersAlert(
   networker: NetworkerStreams,
-  discoveryKey: Buffer | string,
+  discoveryKey: Uint8Array | string,
   { after = 5000, scheduler = asyncScheduler }: NoPeersAlertOptions = {}
 ): Observable<boolean> {
   return combineLatest([

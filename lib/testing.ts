@@ -18,7 +18,6 @@
  */
 import b4a from 'b4a'
 import { NEVER, Observable, distinctUntilChanged, map, shareReplay, startWith } from 'rxjs'
-import type { RunHelpers } from 'rxjs/testing'
 import { peerSet } from '../operators/peerSet'
 import { sameState } from '../operators/topicState'
 import type { TopicState } from '../operators/types'
@@ -32,10 +31,14 @@ import type { NetworkerPeerEvent } from './streams'
 export type { NetworkerStreams } from './streams'
 
 /**
- * What the virtual networker needs of the marble helpers: only `hot`. `TestScheduler.run`'s
- * helpers fit, and so do rxjs-marbles' and jest-marbles' contexts, without a cast.
+ * What the virtual networker needs of the marble helpers: only a `hot` that turns a marble
+ * string into an Observable. `TestScheduler.run`'s helpers (`RunHelpers`) fit, and so do
+ * rxjs-marbles' and jest-marbles' contexts, without a cast (their `hot` returns a plain
+ * Observable, not RxJS's internal `HotObservable`, so `Pick<RunHelpers, 'hot'>` would refuse them).
  */
-export type MarbleHelpers = Pick<RunHelpers, 'hot'>
+export interface MarbleHelpers {
+  hot<T = string>(marbles: string, values?: { [marble: string]: T }, error?: unknown): Observable<T>
+}
 
 /** A marble string and its values. */
 export interface Marbles<T> {

@@ -1,5 +1,6 @@
 /// <reference path="../types/index.d.ts" preserve="true" />
-import createTestnet from 'hyperdht/testnet'
+// With the extension: hyperdht has no exports map, and ESM resolution does not add one.
+import createTestnet from 'hyperdht/testnet.js'
 import HyperDHT from 'hyperdht'
 import type { DhtNodeLike } from './stack-types'
 

@@ -32,7 +32,7 @@ declare module 'hyperdht' {
   export = HyperDHT
 }
 
-declare module 'hyperdht/testnet' {
+declare module 'hyperdht/testnet.js' {
   import HyperDHT from 'hyperdht'
 
   namespace createTestnet {
