@@ -4,20 +4,24 @@
  * `TestScheduler.run`, plus builders for `Peer` and `TopicState` values.
  *
  * ```ts
+ * import { map } from 'rxjs'
  * import { TestScheduler } from 'rxjs/testing'
+ * import type { NetworkerPeerEvent } from '@basestore/networker'
  * import { createVirtualNetworker, makePeer } from '@basestore/networker/testing'
  *
  * new TestScheduler((a, b) => expect(a).toEqual(b)).run((helpers) => {
  *   const alice = makePeer(1)
- *   const networker = createVirtualNetworker(helpers, {
- *     peerEvents: { marbles: '-a---r', values: { a: { type: 'add', peer: alice }, r: { type: 'remove', peer: alice } } }
- *   })
- *   helpers.expectObservable(networker.peers$.pipe(map(p => p.length))).toBe('0a---b', { a: 1, b: 0 })
+ *   const events: Record<string, NetworkerPeerEvent> = {
+ *     a: { type: 'add', peer: alice },
+ *     r: { type: 'remove', peer: alice }
+ *   }
+ *   const networker = createVirtualNetworker(helpers, { peerEvents: { marbles: '-a---r', values: events } })
+ *   helpers.expectObservable(networker.peers$.pipe(map((p) => p.length))).toBe('0a---b', { 0: 0, a: 1, b: 0 })
  * })
  * ```
  */
 import b4a from 'b4a'
-import { NEVER, Observable, distinctUntilChanged, map, shareReplay, startWith } from 'rxjs'
+import { NEVER, Observable, ReplaySubject, connectable, distinctUntilChanged, map, startWith } from 'rxjs'
 import { peerSet } from '../operators/peerSet'
 import { sameState } from '../operators/topicState'
 import type { TopicState } from '../operators/types'
@@ -67,10 +71,11 @@ export function createVirtualNetworker(helpers: MarbleHelpers, spec: VirtualNetw
   const hot = <T>(m: Marbles<T> | undefined): Observable<T> =>
     m === undefined ? NEVER : helpers.hot<T>(m.marbles, m.values, m.error)
   const peerEvents$ = hot(spec.peerEvents)
-  const peers$ = peerEvents$.pipe(peerSet<Peer>(), shareReplay({ bufferSize: 1, refCount: false }))
-  const topics$ = hot(spec.topics).pipe(
-    startWith(new Map<string, TopicState>() as ReadonlyMap<string, TopicState>),
-    shareReplay({ bufferSize: 1, refCount: false })
+  // State is tracked from creation (frame 0), as a real networker tracks it from its start: a
+  // subscriber that comes at 40 s sees the peers and topics of 40 s, not an empty start.
+  const peers$ = tracked(peerEvents$.pipe(peerSet<Peer>()))
+  const topics$ = tracked(
+    hot(spec.topics).pipe(startWith(new Map<string, TopicState>() as ReadonlyMap<string, TopicState>))
   )
   const errors$ = hot(spec.errors)
   const messages = new Map<string, Observable<ExtensionMessage<unknown>>>()
@@ -91,6 +96,13 @@ export function createVirtualNetworker(helpers: MarbleHelpers, spec: VirtualNetw
     messages$: <T>(extension: Extension<T>) =>
       (messages.get(extension.name) ?? NEVER) as Observable<ExtensionMessage<T>>
   }
+}
+
+/** Subscribes now and replays the latest value to every later subscriber. */
+function tracked<T>(source: Observable<T>): Observable<T> {
+  const replay = connectable(source, { connector: () => new ReplaySubject<T>(1), resetOnDisconnect: false })
+  replay.connect()
+  return replay
 }
 
 /**

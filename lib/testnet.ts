@@ -31,6 +31,11 @@ export interface LocalNetwork {
  * development. Nothing leaves the machine.
  *
  * ```ts
+ * import Corestore from 'corestore'
+ * import { ReactiveNetworker } from '@basestore/networker'
+ * import { createLocalNetwork } from '@basestore/networker/testnet'
+ *
+ * const store = new Corestore('./storage')
  * const net = await createLocalNetwork()
  * const networker = new ReactiveNetworker(store, net.swarmOptions())
  * // …

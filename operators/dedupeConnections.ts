@@ -28,22 +28,27 @@ interface KeyState<C> {
  * 2. A `close` of a key's current connection starts a grace timer on the scheduler; an `open`
  *    for the same key before it fires emits `swap` (same peer, new connection), otherwise the
  *    timer emits `remove`.
- * 3. An `open` while the key's current connection is still open keeps one of the two by a rule
- *    both ends agree on (Hyperswarm's tie-break): the connection whose `isInitiator` equals
- *    `publicKey > remotePublicKey` wins. If both were dialled the same way the newer wins (the
- *    remote must have lost the older one). Hyperswarm 4 itself hands over a replacement only
- *    after closing the loser, which rule 2 covers.
+ * 3. An `open` while the key's current connection is still open keeps one of the two by
+ *    Hyperswarm 4's own rule, so both ends agree: the newcomer wins when the current connection
+ *    is established (it has read and written bytes: the remote must have lost it and be
+ *    reconnecting), or when the newcomer's `isInitiator` equals `publicKey > remotePublicKey`;
+ *    otherwise the current one stays. Hyperswarm itself hands over a replacement only after
+ *    closing the loser, which rule 2 covers.
  *    A winning newcomer emits `swap` then `drop` for the old one; a losing newcomer emits `drop`.
  *    Closes of dropped or replaced connections are ignored.
  * 4. When the source completes, peers waiting in their grace time are removed at once, then the
- *    output completes. Errors pass through. Unsubscribing cancels every timer.
+ *    output completes. Errors pass through, and an event that cannot be handled (a malformed
+ *    one) is the output's error. Unsubscribing or an error cancels every timer.
  *
  * ## Example
  *
  * ```ts
  * import { Subject } from 'rxjs'
- * import { dedupeConnections } from '@basestore/networker/operators'
+ * import { dedupeConnections, type ConnectionEvent, type ConnectionLike } from '@basestore/networker/operators'
  *
+ * const key = (byte: number) => new Uint8Array(32).fill(byte)
+ * const c1: ConnectionLike = { publicKey: key(1), remotePublicKey: key(0xab), isInitiator: true }
+ * const c2: ConnectionLike = { publicKey: key(1), remotePublicKey: key(0xab), isInitiator: false }
  * const raw = new Subject<ConnectionEvent>()
  * raw.pipe(dedupeConnections({ graceTime: 100 })).subscribe(e => console.log(e.type, e.key.slice(0, 6)))
  * raw.next({ type: 'open', connection: c1 })   // c1 and c2 both reach remote key ab12cd…
@@ -113,12 +118,22 @@ export function dedupeConnections<C extends ConnectionLike>(
         for (const state of byKey.values()) state.pending?.unsubscribe()
       }
 
+      const fail = (err: unknown): void => {
+        cancelTimers()
+        subscriber.error(err)
+      }
+
       const subscription = source.subscribe({
-        next: (event) => (event.type === 'open' ? onOpen(event.connection) : onClose(event.connection)),
-        error: (err: unknown) => {
-          cancelTimers()
-          subscriber.error(err)
+        next: (event) => {
+          // Route a throw to the subscriber, as RxJS's own operators do, not to the global handler.
+          try {
+            if (event.type === 'open') onOpen(event.connection)
+            else onClose(event.connection)
+          } catch (err) {
+            fail(err)
+          }
         },
+        error: fail,
         complete: () => {
           for (const [key, state] of [...byKey]) {
             if (state.pending === null) continue
@@ -137,9 +152,13 @@ export function dedupeConnections<C extends ConnectionLike>(
     })
 }
 
-/** True when `candidate` should replace `existing`: Hyperswarm's tie-break, newest on a tie. */
+/**
+ * True when `candidate` should replace `existing`: Hyperswarm 4's rule
+ * (`_handleServerConnection`): keep the new one if the existing one is outdated (it has read and
+ * written bytes) or if the new one was dialled by the side with the larger key.
+ */
 function prefers(candidate: ConnectionLike, existing: ConnectionLike): boolean {
-  if (candidate.isInitiator === existing.isInitiator) return true
+  const existingIsOutdated = (existing.rawBytesRead ?? 0) > 0 && (existing.rawBytesWritten ?? 0) > 0
   const expectedInitiator = b4a.compare(candidate.publicKey, candidate.remotePublicKey) > 0
-  return candidate.isInitiator === expectedInitiator
+  return existingIsOutdated || candidate.isInitiator === expectedInitiator
 }

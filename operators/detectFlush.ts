@@ -1,4 +1,17 @@
-import { Observable, OperatorFunction, Subscription } from 'rxjs'
+import {
+  Observable,
+  OperatorFunction,
+  connect,
+  distinctUntilChanged,
+  endWith,
+  filter,
+  ignoreElements,
+  map,
+  of,
+  switchMap,
+  take,
+  takeUntil
+} from 'rxjs'
 import type { DiscoverySignal, SwarmProgress } from './types'
 
 /**
@@ -11,14 +24,15 @@ import type { DiscoverySignal, SwarmProgress } from './types'
  *    from `progress$`. `progress$` should hand a new subscriber the current snapshot first (a
  *    `BehaviorSubject`), so a swarm that is already idle flushes at once.
  * 3. Only changes are emitted: the output is distinct.
- * 4. Completion of the signals completes the output; an error from either input is passed on.
+ * 4. Completion of the signals completes the output; an error from either input, or thrown
+ *    while handling a signal (a malformed one), is passed on as the output's error.
  *    Unsubscribing releases `progress$`.
  *
  * ## Example
  *
  * ```ts
  * import { BehaviorSubject, Subject } from 'rxjs'
- * import { detectFlush } from '@basestore/networker/operators'
+ * import { detectFlush, type DiscoverySignal } from '@basestore/networker/operators'
  *
  * const progress$ = new BehaviorSubject({ connecting: 1, queued: 0, saturated: false })
  * const signals$ = new Subject<DiscoverySignal>()
@@ -35,49 +49,21 @@ import type { DiscoverySignal, SwarmProgress } from './types'
  * @return A function from a topic's discovery signals to its `flushed` flag.
  */
 export function detectFlush(progress$: Observable<SwarmProgress>): OperatorFunction<DiscoverySignal, boolean> {
+  // Waits for the first idle (or saturated) snapshot, then lets go of progress$.
+  const idle$ = progress$.pipe(
+    filter(({ connecting, queued, saturated }) => saturated || (connecting === 0 && queued === 0)),
+    take(1),
+    map(() => true)
+  )
   return (source) =>
-    new Observable<boolean>((subscriber) => {
-      let last: boolean | null = null
-      let waiting: Subscription | null = null
-
-      const emit = (flushed: boolean): void => {
-        if (last === flushed) return
-        last = flushed
-        subscriber.next(flushed)
-      }
-      const stopWaiting = (): void => {
-        waiting?.unsubscribe()
-        waiting = null
-      }
-
-      const subscription = source.subscribe({
-        next: ({ type }) => {
-          stopWaiting()
-          if (type !== 'discovered') {
-            emit(false)
-            return
-          }
-          let done = false
-          const inner = progress$.subscribe({
-            next: ({ connecting, queued, saturated }) => {
-              if (done || (!saturated && (connecting > 0 || queued > 0))) return
-              done = true
-              stopWaiting()
-              emit(true)
-            },
-            error: (err: unknown) => subscriber.error(err)
-          })
-          // The snapshot may have been idle synchronously, before `inner` existed.
-          if (done) inner.unsubscribe()
-          else waiting = inner
-        },
-        error: (err: unknown) => subscriber.error(err),
-        complete: () => subscriber.complete()
-      })
-
-      return () => {
-        subscription.unsubscribe()
-        stopWaiting()
-      }
-    })
+    source.pipe(
+      connect((signals) =>
+        signals.pipe(
+          switchMap(({ type }) => (type === 'discovered' ? idle$ : of(false))),
+          distinctUntilChanged(),
+          // Rule 4: the output ends with the signals, even while a wait is pending.
+          takeUntil(signals.pipe(ignoreElements(), endWith(true)))
+        )
+      )
+    )
 }

@@ -1,4 +1,4 @@
-import { Observable, OperatorFunction } from 'rxjs'
+import { OperatorFunction, distinctUntilChanged, identity, scan, skip, startWith } from 'rxjs'
 import type { PeerEvent } from './types'
 
 /** Options of {@link peerSet}. */
@@ -15,17 +15,18 @@ export interface PeerSetConfig {
  * 2. `add` of a new member and `remove` of a member each emit a new array; `swap`, a second
  *    `add` of a member and `remove` of a stranger emit nothing (the membership did not change).
  * 3. With `emitInitial` (the default) the empty array is emitted on subscribe.
- * 4. Completion and errors pass through. Each subscription has its own set.
+ * 4. Completion and errors pass through; an error thrown while folding an event (a malformed
+ *    one) is the output's error. Each subscription has its own set.
  *
  * ## Example
  *
  * ```ts
  * import { of } from 'rxjs'
- * import { peerSet } from '@basestore/networker/operators'
+ * import { peerSet, type PeerEvent } from '@basestore/networker/operators'
  *
  * const a = { name: 'a' }
  * const b = { name: 'b' }
- * of({ type: 'add', peer: a }, { type: 'add', peer: b }, { type: 'remove', peer: a })
+ * of<PeerEvent<{ name: string }>[]>({ type: 'add', peer: a }, { type: 'add', peer: b }, { type: 'remove', peer: a })
  *   .pipe(peerSet())
  *   .subscribe(peers => console.log(peers.map(p => p.name).join(',')))
  * // Logs:
@@ -40,19 +41,19 @@ export interface PeerSetConfig {
  */
 export function peerSet<P>(config: PeerSetConfig = {}): OperatorFunction<PeerEvent<P>, readonly P[]> {
   const { emitInitial = true } = config
+  const none: readonly P[] = Object.freeze([])
   return (source) =>
-    new Observable<readonly P[]>((subscriber) => {
-      const members = new Set<P>()
-      const snapshot = (): readonly P[] => Object.freeze([...members])
-      if (emitInitial) subscriber.next(snapshot())
-      return source.subscribe({
-        next: ({ type, peer }) => {
-          if (type === 'add' && !members.has(peer)) members.add(peer)
-          else if (type !== 'remove' || !members.delete(peer)) return
-          subscriber.next(snapshot())
-        },
-        error: (err: unknown) => subscriber.error(err),
-        complete: () => subscriber.complete()
-      })
-    })
+    source.pipe(
+      scan(fold<P>, none),
+      startWith(none),
+      // A fold that changed nothing returns the same array: only changes pass.
+      distinctUntilChanged(),
+      emitInitial ? identity : skip(1)
+    )
+}
+
+function fold<P>(members: readonly P[], { type, peer }: PeerEvent<P>): readonly P[] {
+  if (type === 'add') return members.includes(peer) ? members : Object.freeze([...members, peer])
+  if (type === 'remove' && members.includes(peer)) return Object.freeze(members.filter((m) => m !== peer))
+  return members
 }

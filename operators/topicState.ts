@@ -1,4 +1,4 @@
-import { Observable, OperatorFunction } from 'rxjs'
+import { OperatorFunction, distinctUntilChanged, scan } from 'rxjs'
 import type { TopicInput, TopicState } from './types'
 
 /**
@@ -10,15 +10,17 @@ import type { TopicInput, TopicState } from './types'
  * 2. `flushed` sets the flag, but a topic that is not joined is never flushed.
  * 3. The state is updated before it is emitted, and only a state that differs from the last
  *    one is emitted. The first state is emitted with the first input.
- * 4. Completion and errors pass through. Each subscription starts from the initial state.
+ * 4. Completion and errors pass through; an error thrown while folding an input (a malformed
+ *    one) is the output's error. Each subscription starts from the initial state.
  *
  * ## Example
  *
  * ```ts
  * import { of } from 'rxjs'
- * import { topicState } from '@basestore/networker/operators'
+ * import { topicState, type TopicInput } from '@basestore/networker/operators'
  *
- * of({ type: 'configure', announce: true, lookup: false }, { type: 'flushed', flushed: true })
+ * const discoveryKey = new Uint8Array(32)
+ * of<TopicInput[]>({ type: 'configure', announce: true, lookup: false }, { type: 'flushed', flushed: true })
  *   .pipe(topicState(discoveryKey))
  *   .subscribe(s => console.log(s.joined, s.flushed))
  * // Logs:
@@ -45,22 +47,7 @@ export function topicState(
     joined,
     flushed: joined && (initial?.flushed ?? false)
   })
-  return (source) =>
-    new Observable<TopicState>((subscriber) => {
-      let state = start
-      let emitted = false
-      return source.subscribe({
-        next: (input) => {
-          const next = reduce(state, input)
-          if (emitted && sameState(next, state)) return
-          state = next
-          emitted = true
-          subscriber.next(state)
-        },
-        error: (err: unknown) => subscriber.error(err),
-        complete: () => subscriber.complete()
-      })
-    })
+  return (source) => source.pipe(scan(reduce, start), distinctUntilChanged(sameState))
 }
 
 function reduce(state: TopicState, input: TopicInput): TopicState {

@@ -6,6 +6,9 @@ export interface ConnectionLike {
   readonly publicKey: Uint8Array
   readonly remotePublicKey: Uint8Array
   readonly isInitiator: boolean
+  /** Bytes read and written so far: a connection with both is established (the tie-break uses it). */
+  readonly rawBytesRead?: number
+  readonly rawBytesWritten?: number
 }
 
 /** A raw connection opening or closing, as the swarm reports it. */

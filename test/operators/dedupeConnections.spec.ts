@@ -200,16 +200,16 @@ describe('dedupeConnections', () => {
       })
     })
 
-    it('keeps the newer of two connections dialled the same way', () => {
+    it('keeps the current connection against a newcomer the key rule refuses, while the current one is not established', () => {
       testScheduler.run(({ hot, expectObservable, expectSubscriptions }) => {
+        // Both dialled by A, the smaller key: Hyperswarm keeps the existing one (keepNew false).
         const source = hot<Event>('-o--p---|', { o: open(toB1), p: open(toB2) })
         const subs = '             ^-------!'
-        const expected = '         -a--(sd)|'
+        const expected = '         -a--d---|'
 
         expectObservable(source.pipe(dedupe(3, testScheduler))).toBe(expected, {
           a: add(hexB, toB1),
-          s: swap(hexB, toB2, toB1),
-          d: drop(hexB, toB1)
+          d: drop(hexB, toB2)
         })
         expectSubscriptions(source.subscriptions).toBe(subs)
       })
@@ -326,6 +326,59 @@ describe('dedupeConnections', () => {
         expectSubscriptions(atA.subscriptions).toBe(subs)
         expectSubscriptions(atB.subscriptions).toBe(subs)
       })
+    })
+  })
+
+  describe("Hyperswarm's existingIsOutdated rule: an established connection gives way", () => {
+    // The remote lost an established connection and dialled again: Hyperswarm keeps the new one
+    // whatever the key rule says. Both ends must decide the same, or both connections close.
+    const established = <C extends FakeConnection>(c: C): C => ({ ...c, rawBytesRead: 512, rawBytesWritten: 512 })
+    const oldAtA = established(connection('dialled by B, established', KEY_A, KEY_B, false))
+    const oldAtB = established(connection('dialled by B, established', KEY_B, KEY_A, true))
+    const newAtA = connection('redialled by A', KEY_A, KEY_B, true)
+    const newAtB = connection('redialled by A', KEY_B, KEY_A, false)
+    const hexA = KEY_A.toString('hex')
+
+    it('both ends replace the established connection with the newcomer the key rule alone would refuse', () => {
+      testScheduler.run(({ hot, expectObservable }) => {
+        const atA = hot<Event>('-o--n---|', { o: open(oldAtA), n: open(newAtA) })
+        const atB = hot<Event>('-o--n---|', { o: open(oldAtB), n: open(newAtB) })
+        const expected = '      -a--(sd)|'
+
+        expectObservable(atA.pipe(dedupe(3, testScheduler))).toBe(expected, {
+          a: add(hexB, oldAtA),
+          s: swap(hexB, newAtA, oldAtA),
+          d: drop(hexB, oldAtA)
+        })
+        expectObservable(atB.pipe(dedupe(3, testScheduler))).toBe(expected, {
+          a: add(hexA, oldAtB),
+          s: swap(hexA, newAtB, oldAtB),
+          d: drop(hexA, oldAtB)
+        })
+      })
+    })
+
+    it('a connection that has only read (or only written) is not established', () => {
+      testScheduler.run(({ hot, expectObservable }) => {
+        const halfOpen = { ...connection('dialled by B, half', KEY_A, KEY_B, false), rawBytesRead: 512, rawBytesWritten: 0 }
+        const source = hot<Event>('-o--n---|', { o: open(halfOpen), n: open(newAtA) })
+        expectObservable(source.pipe(dedupe(3, testScheduler))).toBe('-a--d---|', {
+          a: add(hexB, halfOpen),
+          d: drop(hexB, newAtA)
+        })
+      })
+    })
+  })
+
+  it('passes an event it cannot handle to the subscriber as an error, cancelling the grace timers', () => {
+    testScheduler.run(({ hot, expectObservable, expectSubscriptions }) => {
+      const malformed = { type: 'open', connection: null } as unknown as Event
+      const source = hot<Event>('-o-c-m--', { o: open(toB1), c: close(toB1), m: malformed })
+      const subs = '             ^----!'
+      const expected = '         -a---#'
+
+      expectObservable(source.pipe(dedupe(3, testScheduler))).toBe(expected, { a: add(hexB, toB1) }, expect.any(TypeError))
+      expectSubscriptions(source.subscriptions).toBe(subs)
     })
   })
 

@@ -90,7 +90,8 @@ describe('detectFlush', () => {
       const updates = cold('                  ---c', progress)
       const progress$ = updates.pipe(startWith(progress.i))
       const subs = '                       ^------!'
-      const progressSubs = '               ---(^!)'
+      // take(1) has its idle snapshot from startWith before it would subscribe to the updates.
+      const progressSubs: string[] = []
       const expected = '                   -f-t---|'
 
       expectObservable(source.pipe(detectFlush(progress$))).toBe(expected, flushed)
@@ -250,12 +251,25 @@ describe('detectFlush', () => {
       const updates = cold(' -c', progress)
       const progress$ = updates.pipe(startWith(progress.i))
       const subs = '        (^!)'
-      const progressSubs = '(^!)'
+      const progressSubs: string[] = [] // the replayed idle snapshot is enough
       const expected = '    (ft|)'
 
       expectObservable(source.observable.pipe(detectFlush(progress$))).toBe(expected, flushed)
       expectSubscriptions(source.subscriptions).toBe(subs)
       expectSubscriptions(updates.subscriptions).toBe(progressSubs)
+    })
+  })
+
+  it('passes a signal it cannot handle to the subscriber as an error and releases progress$', () => {
+    testScheduler.run(({ hot, cold, expectObservable, expectSubscriptions }) => {
+      const source = hot<DiscoverySignal>('-d-m-', { ...signals, m: null as unknown as DiscoverySignal })
+      const progress$ = cold('               c----', progress)
+      const subs = '                         ^--!'
+      const progressSubs = '                 -^-!'
+
+      expectObservable(source.pipe(detectFlush(progress$))).toBe('---#', undefined, expect.any(TypeError))
+      expectSubscriptions(source.subscriptions).toBe(subs)
+      expectSubscriptions(progress$.subscriptions).toBe(progressSubs)
     })
   })
 })

@@ -202,4 +202,15 @@ describe('peerSet', () => {
       expectSubscriptions(source.subscriptions).toBe(subs)
     })
   })
+
+  it('passes an event it cannot fold to the subscriber as an error (not to the global handler)', () => {
+    testScheduler.run(({ hot, expectObservable, expectSubscriptions }) => {
+      const source = hot<PeerEvent<Peer>>('-a-m-b', { ...events, m: null as unknown as PeerEvent<Peer> })
+      const subs = '                       ^--!'
+      const expected = '                   ea-#'
+
+      expectObservable(source.pipe(peerSet())).toBe(expected, sets, expect.any(TypeError))
+      expectSubscriptions(source.subscriptions).toBe(subs)
+    })
+  })
 })

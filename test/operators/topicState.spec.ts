@@ -242,4 +242,13 @@ describe('topicState', () => {
       expectSubscriptions(source.subscriptions).toBe(subs)
     })
   })
+
+  it('passes an input it cannot fold to the subscriber as an error (not to the global handler)', () => {
+    testScheduler.run(({ hot, expectObservable, expectSubscriptions }) => {
+      const source = hot<TopicInput>('-m-', { m: null as unknown as TopicInput })
+      const subs = '                  ^!'
+      expectObservable(source.pipe(topicState(discoveryKey))).toBe('-#', undefined, expect.any(TypeError))
+      expectSubscriptions(source.subscriptions).toBe(subs)
+    })
+  })
 })
