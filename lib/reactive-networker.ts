@@ -1,8 +1,5 @@
-import Hyperswarm from 'hyperswarm'
 import type Corestore from 'corestore'
-import type HyperDHT from 'hyperdht'
 import type NoiseSecretStream from '@hyperswarm/secret-stream'
-import b4a from 'b4a'
 import {
   BehaviorSubject,
   Observable,
@@ -101,15 +98,6 @@ export interface TopicStatus {
   readonly remember: boolean
 }
 
-const SWARM_OPTION_NAMES = [
-  'dht',
-  'bootstrap',
-  'maxPeers',
-  'maxClientConnections',
-  'maxServerConnections',
-  'maxParallel'
-] as const
-
 /**
  * The reactive networking layer of a Corestore: discovery on the HyperDHT through Hyperswarm,
  * one Noise connection per remote peer, all-to-all replication, and extension messages, with
@@ -128,7 +116,6 @@ export class ReactiveNetworker implements NetworkerStreams {
   private readonly statuses = new Map<string, TopicStatus>()
   /** Keys a caller configured in this process: a background restore never overrides them. */
   private readonly callerKeys = new Set<string>()
-  private swarm: Hyperswarm | null = null
   private rememberedAtStart: Promise<Map<string, RememberedConfig & { discoveryKey: Buffer }>> | null = null
   private shuttingDown = false
   /** Connections waiting for `onauthenticate`. */
@@ -136,7 +123,7 @@ export class ReactiveNetworker implements NetworkerStreams {
   private source: SwarmSource | null = null
   private topicsManager: Topics | null = null
   private configStore: ConfigStore | null = null
-  private opening: Promise<void> | null = null
+  private opening: Promise<SwarmSource> | null = null
   private listening: Promise<void> | null = null
   private closing: Promise<void> | null = null
 
@@ -167,7 +154,7 @@ export class ReactiveNetworker implements NetworkerStreams {
 
   /** The Noise public key of this networker, once it has listened or configured (else null). */
   get publicKey(): Buffer | null {
-    return this.swarm ? this.swarm.keyPair.publicKey : null
+    return this.source ? this.source.publicKey : null
   }
 
   /** True once `close()` was called. */
@@ -210,9 +197,8 @@ export class ReactiveNetworker implements NetworkerStreams {
   /** Starts accepting connections and restores remembered configurations in the background. Memoized. */
   listen(): Promise<void> {
     if (this.closing) return Promise.reject(errors.closed('listen'))
-    this.listening ??= this.open().then(async () => {
-      const swarm = this.swarm as Hyperswarm
-      await swarm.listen()
+    this.listening ??= this.open().then(async (source) => {
+      await source.listen()
       this.restoreRemembered()
     })
     return this.listening
@@ -273,21 +259,11 @@ export class ReactiveNetworker implements NetworkerStreams {
     } catch {
       // a failed open leaves nothing to close but the streams
     }
-    const swarm = this.swarm
-    if (swarm !== null) {
-      const closes: Promise<void>[] = []
-      for (const conn of swarm.connections) {
-        closes.push(new Promise<void>((resolve) => (conn.destroyed ? resolve() : conn.once('close', () => resolve()))))
-        conn.destroy()
-      }
-      await Promise.all(closes)
-      await swarm.destroy().catch((err: unknown) => this.errorsSubject.next(errors.discovery('swarm', err)))
-      // A handshake that was under way while the others closed.
-      for (const conn of swarm.connections) conn.destroy()
+    if (this.source !== null) {
+      await this.source.destroy().catch((err: unknown) => this.errorsSubject.next(errors.discovery('swarm', err)))
     } else if (this.opts.dht) {
       await this.opts.dht.destroy().catch(() => {})
     }
-    this.source?.dispose()
     this.hub.close()
     await this.configStore?.close().catch(() => {})
     this.subscriptions.unsubscribe()
@@ -301,36 +277,32 @@ export class ReactiveNetworker implements NetworkerStreams {
     return this.topicsManager?.state(key) ?? notJoined(key)
   }
 
-  private open(): Promise<void> {
+  private open(): Promise<SwarmSource> {
     this.opening ??= this.createSwarm()
     return this.opening
   }
 
-  private async createSwarm(): Promise<void> {
+  private async createSwarm(): Promise<SwarmSource> {
     await this.store.ready()
     const keyPair = this.opts.keyPair ?? (await this.store.createKeyPair(KEY_PAIR_NAME))
     if (this.closing) throw errors.closed('listen')
-    const swarmOptions: Hyperswarm.SwarmOptions = { keyPair: keyPair as HyperDHT.KeyPair }
-    for (const name of SWARM_OPTION_NAMES) {
-      if (this.opts[name] !== undefined) Object.assign(swarmOptions, { [name]: this.opts[name] })
-    }
     const firewall = this.firewall()
-    swarmOptions.firewall = (remotePublicKey, payload) =>
-      this.shuttingDown || (firewall !== null && firewall(remotePublicKey, payload))
-    const swarm = new Hyperswarm(swarmOptions)
-    this.swarm = swarm
-    const source = createSwarmSource(
-      swarm,
-      (err, conn) => this.errorsSubject.next(errors.connection(toHex(conn.remotePublicKey), err)),
-      () => this.authenticating
-    )
+    const { dht, bootstrap, maxPeers, maxClientConnections, maxServerConnections, maxParallel } = this.opts
+    const source = createSwarmSource({
+      keyPair,
+      dht,
+      bootstrap,
+      maxPeers,
+      maxClientConnections,
+      maxServerConnections,
+      maxParallel,
+      firewall: (remotePublicKey, payload) => this.shuttingDown || (firewall !== null && firewall(remotePublicKey, payload)),
+      onerror: (err, conn) => this.errorsSubject.next(errors.connection(toHex(conn.remotePublicKey), err)),
+      pending: () => this.authenticating
+    })
     this.source = source
     const topics = new Topics({
-      swarm,
-      progress$: source.progress$,
-      refreshProgress: () => source.snapshot(),
-      hasPeers: (key) => this.hasPeersFor(key),
-      foundFor: (key) => source.foundFor(key),
+      source,
       onerror: (err) => this.errorsSubject.next(err),
       relookupBackoff: this.opts.relookupBackoff,
       scheduler: this.opts.scheduler
@@ -353,6 +325,7 @@ export class ReactiveNetworker implements NetworkerStreams {
         )
         .subscribe((event) => this.onPeerEvent(event))
     )
+    return source
   }
 
   /** The `allowlist` and the caller's `firewall` as one Hyperswarm firewall (null: allow all). */
@@ -395,7 +368,7 @@ export class ReactiveNetworker implements NetworkerStreams {
       // After the admitted connection went through dedup (so it is in peers$).
       finalize(() => {
         this.authenticating--
-        this.source?.snapshot()
+        this.source?.update()
       })
     )
   }
@@ -444,16 +417,6 @@ export class ReactiveNetworker implements NetworkerStreams {
     } catch (err) {
       this.errorsSubject.next(errors.replication(key, err))
     }
-  }
-
-  private hasPeersFor(key: Buffer): boolean {
-    if (this.source === null) return false
-    for (const peer of this.peersByKey.values()) {
-      for (const topic of this.source.topicsOf(peer.remotePublicKey)) {
-        if (b4a.equals(topic, key)) return true
-      }
-    }
-    return false
   }
 
   private async apply(

@@ -1,7 +1,10 @@
-import type Hyperswarm from 'hyperswarm'
+import Hyperswarm from 'hyperswarm'
+import type HyperDHT from 'hyperdht'
 import type NoiseSecretStream from '@hyperswarm/secret-stream'
+import b4a from 'b4a'
 import { BehaviorSubject, Observable, Subject } from 'rxjs'
 import type { ConnectionEvent, SwarmProgress } from '../operators/types'
+import type { DhtNodeLike, KeyPairLike } from './stack-types'
 
 const ERR_DUPLICATE = 'Duplicate connection'
 
@@ -13,37 +16,81 @@ interface SwarmInternals {
   maxClientConnections?: number
 }
 
-/** The only place that listens to Hyperswarm: raw connection events and progress snapshots. */
-export interface SwarmSource {
-  /** Hot; every connection's open, then its close. Completes on `dispose()`. */
-  readonly connections$: Observable<ConnectionEvent<NoiseSecretStream>>
-  /** Hot with replay of the current snapshot (a `BehaviorSubject`). Completes on `dispose()`. */
-  readonly progress$: Observable<SwarmProgress>
-  /** Reads the progress now, emitting it if it changed (after a discovery, or an admission). */
-  snapshot(): SwarmProgress
-  /** The topics Hyperswarm knows a remote key by (from its lookups). */
-  topicsOf(remotePublicKey: Buffer): readonly Buffer[]
-  /** How many peers Hyperswarm has found through a topic (connected or not). */
-  foundFor(topic: Buffer): number
-  /** Removes the listeners and completes both streams. */
-  dispose(): void
+/** Hyperswarm options the networker passes through. */
+export interface SwarmSourceOptions {
+  readonly keyPair: KeyPairLike
+  readonly dht?: DhtNodeLike
+  readonly bootstrap?: Array<string | { host: string; port: number }>
+  readonly maxPeers?: number
+  readonly maxClientConnections?: number
+  readonly maxServerConnections?: number
+  readonly maxParallel?: number
+  /** Return `true` to refuse a remote key before connecting. */
+  readonly firewall: (remotePublicKey: Buffer, payload: unknown) => boolean
+  /** A connection failed (not Hyperswarm's duplicate resolution or a remote reset). */
+  readonly onerror: (err: Error, conn: NoiseSecretStream) => void
+  /** Connections opened but not yet admitted (authentication); they count as connecting. */
+  readonly pending?: () => number
+}
+
+/** One topic's discovery (Hyperswarm's `PeerDiscoverySession`). */
+export interface DiscoverySession {
+  refresh(opts: { server: boolean; client: boolean }): Promise<void>
+  flushed(): Promise<void>
 }
 
 /**
- * Wraps a Hyperswarm. Every connection gets an `'error'` listener before anything else, so a
- * remote reset can never crash the process; errors other than Hyperswarm's own duplicate
- * resolution are reported through `onerror`.
+ * The only module that touches Hyperswarm: it creates the swarm, listens, joins and leaves
+ * topics, reports raw connections and dialling progress, and destroys it all.
  */
-export function createSwarmSource(
-  swarm: Hyperswarm,
-  onerror: (err: Error, conn: NoiseSecretStream) => void,
-  /** Connections opened but not yet admitted (authentication); they count as connecting. */
-  pending: () => number = () => 0
-): SwarmSource {
+export interface SwarmSource {
+  /**
+   * The Hyperswarm itself, only for the legacy facade's `swarm` member (old callers read it);
+   * the rest of lib/ goes through the commands below.
+   */
+  readonly swarm: Hyperswarm
+  /** Our Noise public key. */
+  readonly publicKey: Buffer
+  /** Hot; every connection's open, then its close. Completes on `destroy()`. */
+  readonly connections$: Observable<ConnectionEvent<NoiseSecretStream>>
+  /** Hot with replay of the current snapshot (a `BehaviorSubject`). Completes on `destroy()`. */
+  readonly progress$: Observable<SwarmProgress>
+  listen(): Promise<void>
+  join(topic: Buffer, opts: { server: boolean; client: boolean }): DiscoverySession
+  leave(topic: Buffer): Promise<void>
+  /**
+   * Reads Hyperswarm's progress again and emits it on `progress$` if it changed (Hyperswarm
+   * queues found peers without an `'update'`).
+   */
+  update(): void
+  /** The topics Hyperswarm knows a remote key by (from its lookups). */
+  topicsOf(remotePublicKey: Uint8Array): readonly Buffer[]
+  /** How many peers Hyperswarm has found through a topic (connected or not). */
+  foundFor(topic: Buffer): number
+  /** Whether a live connection goes to a peer found through the topic. */
+  hasPeersFor(topic: Buffer): boolean
+  /**
+   * Destroys every connection (remote peers see us leave at once) and waits for their close,
+   * destroys the swarm and its DHT node, and completes both streams.
+   */
+  destroy(): Promise<void>
+}
+
+/**
+ * Creates the swarm. Every connection gets an `'error'` listener before anything else, so a
+ * remote reset can never crash the process.
+ */
+export function createSwarmSource(opts: SwarmSourceOptions): SwarmSource {
+  const { keyPair, firewall, onerror, pending = () => 0 } = opts
+  const swarmOptions: Hyperswarm.SwarmOptions = { keyPair: keyPair as HyperDHT.KeyPair, firewall }
+  for (const name of ['dht', 'bootstrap', 'maxPeers', 'maxClientConnections', 'maxServerConnections', 'maxParallel'] as const) {
+    if (opts[name] !== undefined) Object.assign(swarmOptions, { [name]: opts[name] })
+  }
+  const swarm = new Hyperswarm(swarmOptions)
   const connections = new Subject<ConnectionEvent<NoiseSecretStream>>()
   const internals = swarm as unknown as SwarmInternals
 
-  const snapshot = (): SwarmProgress => {
+  const read = (): SwarmProgress => {
     const withinMax = internals._withinMaxPeers ? internals._withinMaxPeers() : true
     const clientRoom =
       internals._clientConnections === undefined || internals.maxClientConnections === undefined
@@ -55,7 +102,7 @@ export function createSwarmSource(
       saturated: !(withinMax && clientRoom)
     }
   }
-  const progress = new BehaviorSubject<SwarmProgress>(snapshot())
+  const progress = new BehaviorSubject<SwarmProgress>(read())
 
   const onconnection = (conn: NoiseSecretStream): void => {
     conn.on('error', (err: Error & { code?: string }) => {
@@ -66,40 +113,63 @@ export function createSwarmSource(
     conn.once('close', () => connections.next({ type: 'close', connection: conn }))
     connections.next({ type: 'open', connection: conn })
   }
-  const onupdate = (): void => {
-    const next = snapshot()
+  const update = (): void => {
+    if (progress.closed) return
+    const next = read()
     const last = progress.getValue()
     if (next.connecting !== last.connecting || next.queued !== last.queued || next.saturated !== last.saturated) {
       progress.next(next)
     }
   }
+  const topicsOf = (remotePublicKey: Uint8Array): readonly Buffer[] =>
+    swarm.peers.get(b4a.toString(remotePublicKey, 'hex'))?.topics ?? []
 
   swarm.on('connection', onconnection)
-  swarm.on('update', onupdate)
+  swarm.on('update', update)
 
-  return {
-    connections$: connections.asObservable(),
-    progress$: progress.asObservable(),
-    snapshot: () => {
-      onupdate()
-      return progress.getValue()
-    },
-    topicsOf: (remotePublicKey) => {
-      const info = swarm.peers.get(remotePublicKey.toString('hex'))
-      return info ? info.topics : []
-    },
-    foundFor: (topic) => {
-      let count = 0
-      for (const info of swarm.peers.values()) {
-        if (info.topics.some((t) => t.equals(topic))) count++
-      }
-      return count
-    },
-    dispose: () => {
+  let destroying: Promise<void> | null = null
+  const destroy = async (): Promise<void> => {
+    const closes: Promise<void>[] = []
+    for (const conn of swarm.connections) {
+      closes.push(new Promise<void>((resolve) => (conn.destroyed ? resolve() : conn.once('close', () => resolve()))))
+      conn.destroy()
+    }
+    await Promise.all(closes)
+    try {
+      await swarm.destroy()
+    } finally {
+      // A handshake that was under way while the others closed.
+      for (const conn of swarm.connections) conn.destroy()
       swarm.removeListener('connection', onconnection)
-      swarm.removeListener('update', onupdate)
+      swarm.removeListener('update', update)
       connections.complete()
       progress.complete()
     }
+  }
+
+  return {
+    swarm,
+    publicKey: swarm.keyPair.publicKey,
+    connections$: connections.asObservable(),
+    progress$: progress.asObservable(),
+    listen: () => swarm.listen(),
+    join: (topic, options) => swarm.join(topic, options),
+    leave: (topic) => swarm.leave(topic),
+    update,
+    topicsOf,
+    foundFor: (topic) => {
+      let count = 0
+      for (const info of swarm.peers.values()) {
+        if (info.topics.some((t) => b4a.equals(t, topic))) count++
+      }
+      return count
+    },
+    hasPeersFor: (topic) => {
+      for (const conn of swarm.connections) {
+        if (!conn.destroyed && topicsOf(conn.remotePublicKey).some((t) => b4a.equals(t, topic))) return true
+      }
+      return false
+    },
+    destroy: () => (destroying ??= destroy())
   }
 }

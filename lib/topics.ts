@@ -1,4 +1,4 @@
-import type Hyperswarm from 'hyperswarm'
+import type { DiscoverySession, SwarmSource } from './swarm-source'
 import {
   BehaviorSubject,
   Observable,
@@ -13,7 +13,7 @@ import {
 } from 'rxjs'
 import { detectFlush } from '../operators/detectFlush'
 import { topicState } from '../operators/topicState'
-import type { DiscoverySignal, SwarmProgress, TopicInput, TopicState } from '../operators/types'
+import type { DiscoverySignal, TopicInput, TopicState } from '../operators/types'
 import { NetworkerError, errors } from './errors'
 import { toHex } from './keys'
 
@@ -33,7 +33,7 @@ export interface TopicConfig {
 interface TopicEntry {
   readonly key: Buffer
   readonly hex: string
-  session: Hyperswarm.PeerDiscoverySession | null
+  session: DiscoverySession | null
   /** The per-key queue: every configure of this key runs after the previous one settled. */
   tail: Promise<unknown>
   readonly state: BehaviorSubject<TopicState>
@@ -49,14 +49,8 @@ interface TopicEntry {
 }
 
 export interface TopicsOptions {
-  swarm: Hyperswarm
-  progress$: Observable<SwarmProgress>
-  /** Reads a fresh progress snapshot (Hyperswarm queues found peers without an `'update'`). */
-  refreshProgress: () => void
-  /** Whether a topic has a connected peer found through it. */
-  hasPeers: (key: Buffer) => boolean
-  /** How many peers Hyperswarm has found through a topic (connected or not). */
-  foundFor: (key: Buffer) => number
+  /** The swarm's commands and progress: join, leave, lookups found, peers per topic. */
+  source: Pick<SwarmSource, 'progress$' | 'join' | 'leave' | 'update' | 'hasPeersFor' | 'foundFor'>
   onerror: (err: NetworkerError) => void
   relookupBackoff?: readonly number[]
   scheduler?: SchedulerLike
@@ -127,7 +121,7 @@ export class Topics {
     const signals = new Subject<DiscoverySignal>()
     const state = new BehaviorSubject<TopicState>(notJoined(key))
     const flushes = signals.pipe(
-      detectFlush(this.opts.progress$),
+      detectFlush(this.opts.source.progress$),
       map((flushed): TopicInput => ({ type: 'flushed', flushed }))
     )
     const entry: TopicEntry = {
@@ -162,7 +156,7 @@ export class Topics {
 
   private async apply(entry: TopicEntry, { announce, lookup, flush }: TopicConfig): Promise<TopicState> {
     if (this.closed) throw errors.closed('configure')
-    const { swarm } = this.opts
+    const { source } = this.opts
     this.stopRelookup(entry)
 
     if (!announce && !lookup) {
@@ -171,7 +165,7 @@ export class Topics {
       if (entry.session !== null) {
         entry.session = null
         try {
-          await this.race(swarm.leave(entry.key))
+          await this.race(source.leave(entry.key))
         } catch (err) {
           if (this.closed) throw err
           this.opts.onerror(errors.discovery(entry.hex, err))
@@ -183,13 +177,13 @@ export class Topics {
     entry.inputs.next({ type: 'configure', announce, lookup })
     entry.signals.next({ type: 'start' })
     const options = { server: announce, client: lookup }
-    if (entry.session === null) entry.session = swarm.join(entry.key, options)
+    if (entry.session === null) entry.session = source.join(entry.key, options)
     else void entry.session.refresh(options).catch(() => {})
     await this.race(entry.session.flushed())
     if (this.closed) throw errors.closed('configure')
-    this.opts.refreshProgress()
+    this.opts.source.update()
     entry.signals.next({ type: 'discovered' })
-    entry.found = this.opts.foundFor(entry.key)
+    entry.found = this.opts.source.foundFor(entry.key)
     entry.foundMore = false
     if (lookup) this.scheduleRelookup(entry, options)
     if (flush) {
@@ -211,14 +205,14 @@ export class Topics {
     const scheduler = this.opts.scheduler ?? asyncScheduler
     // With peers, only watch (at the first backoff) for the topic to become empty.
     const eager = (): boolean => entry.relookups < EAGER_RELOOKUPS || entry.foundMore
-    const watching = !eager() && this.opts.hasPeers(entry.key)
+    const watching = !eager() && this.opts.source.hasPeersFor(entry.key)
     const delay = watching ? backoff[0] : backoff[Math.min(entry.relookups, backoff.length - 1)]
     entry.relookup = scheduler.schedule(() => {
       entry.relookup = null
       if (this.closed || entry.session === null) return
       // The first lookups after a join always run: peers that joined at the same instant as
       // us missed each other even when both found someone else.
-      if (!eager() && this.opts.hasPeers(entry.key)) {
+      if (!eager() && this.opts.source.hasPeersFor(entry.key)) {
         this.scheduleRelookup(entry, options)
         return
       }
@@ -228,8 +222,8 @@ export class Topics {
         .then(async () => {
           if (this.closed || entry.session !== session) return
           await session.refresh(options)
-          this.opts.refreshProgress()
-          const found = this.opts.foundFor(entry.key)
+          this.opts.source.update()
+          const found = this.opts.source.foundFor(entry.key)
           entry.foundMore = found > entry.found
           entry.found = found
           if (!this.closed && entry.session === session && entry.relookup === null) {

@@ -1,0 +1,47 @@
+/**
+ * The layering of DESIGN.md, as dependency-cruiser rules (.dependency-cruiser.cjs): no cycles,
+ * operators import nothing of lib/, only swarm-source touches Hyperswarm, only the extension
+ * transport and keep-alive touch Protomux, nothing imports the facade, and the browser-safe
+ * modules use no Node built-in.
+ */
+import fs from 'fs'
+import path from 'path'
+import { execFile } from 'child_process'
+import { promisify } from 'util'
+
+const ROOT = path.join(__dirname, '..')
+const DEPCRUISE = path.join(ROOT, 'node_modules', '.bin', 'depcruise')
+
+interface Summary {
+  readonly summary: { readonly violations: ReadonlyArray<{ rule: { name: string }; from: string; to: string }> }
+}
+
+/** dependency-cruiser is ESM-only: run its CLI, as `npx depcruise` would. */
+async function violations(): Promise<string[]> {
+  const { stdout } = await promisify(execFile)(
+    DEPCRUISE,
+    ['lib', 'operators', '--config', '.dependency-cruiser.cjs', '--output-type', 'json'],
+    { cwd: ROOT, maxBuffer: 64 * 1024 * 1024 }
+  ).catch((err: { stdout?: string }) => ({ stdout: err.stdout ?? '' }))
+  const result = JSON.parse(stdout) as Summary
+  return result.summary.violations.map((v) => `${v.rule.name}: ${v.from} → ${v.to}`)
+}
+
+it('lib/ and operators/ follow the layering rules', async () => {
+  expect(await violations()).toEqual([])
+})
+
+it.each([
+  ['operators/__planted.ts', "import { errors } from '../lib/errors'\nexport const x = errors\n", 'operators-are-pure'],
+  ['lib/__planted.ts', "import Hyperswarm from 'hyperswarm'\nexport const x = Hyperswarm\n", 'only-swarm-source-touches-hyperswarm'],
+  ['lib/__planted.ts', "import { Networker } from './facade'\nexport const x = Networker\n", 'nothing-imports-the-facade'],
+  ['operators/__planted.ts', "import { EventEmitter } from 'events'\nexport const x = EventEmitter\n", 'browser-safe-modules-use-no-node-builtins']
+])('a planted %s breaking the rule is caught (%#)', async (file, code, rule) => {
+  const planted = path.join(ROOT, file)
+  fs.writeFileSync(planted, code)
+  try {
+    expect((await violations()).some((v) => v.startsWith(`${rule}:`))).toBe(true)
+  } finally {
+    fs.rmSync(planted, { force: true })
+  }
+})
