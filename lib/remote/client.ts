@@ -190,6 +190,8 @@ export function connectNetworker(url: string, opts: ConnectOptions = {}): Remote
 
   /** One connection attempt: ends quietly on a terminal close, errors (to be retried) otherwise. */
   const attempt$ = defer(() => {
+    // How this attempt's socket closed (stays null if it failed before closing cleanly).
+    let ended: CloseInfo | null = null
     const ws = webSocket<unknown>({
       url,
       protocol: clientProtocols(token),
@@ -198,21 +200,22 @@ export function connectNetworker(url: string, opts: ConnectOptions = {}): Remote
       deserializer: (event: { data: unknown }) => JSON.parse(String(event.data)) as unknown,
       closeObserver: {
         next: (event: { code: number; reason: string }) => {
-          lastClose = Object.freeze({ code: event.code, reason: event.reason })
+          ended = Object.freeze({ code: event.code, reason: event.reason })
+          lastClose = ended
         }
       }
     })
-    lastClose = null
     socket = ws
     // Resubscribe what is subscribed: the server answers each with its snapshot first.
     for (const entry of subs.values()) ws.next(entry.frame)
     return concat(
       ws,
-      defer(() =>
-        lastClose !== null && TERMINAL_CLOSE_CODES.has(lastClose.code)
+      defer(() => {
+        const code = (ended as CloseInfo | null)?.code
+        return code !== undefined && TERMINAL_CLOSE_CODES.has(code)
           ? EMPTY
-          : throwError(() => new Error(`connection closed (${lastClose?.code ?? 'no code'})`))
-      )
+          : throwError(() => new Error(`connection closed (${code ?? 'no code'})`))
+      })
     ).pipe(
       finalize(() => {
         if (socket === ws) socket = null
