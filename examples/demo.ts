@@ -183,7 +183,7 @@ async function main(): Promise<void> {
       dashboard = await startDashboard(writer.networker, {
         port: opts.port,
         chat: writer.chat as Extension<unknown>,
-        peerName: (peer) => names.get(peer.remotePublicKey.toString('hex'))
+        names
       })
       display.log(`dashboard of the writer's networker: ${dashboard.url}`)
     }
