@@ -12,7 +12,6 @@
  * ```
  */
 import {
-  BehaviorSubject,
   EMPTY,
   Observable,
   ReplaySubject,
@@ -173,7 +172,14 @@ export function connectNetworker(url: string, opts: ConnectOptions = {}): Remote
     throw new TypeError('No WebSocket here: pass connectNetworker(url, { WebSocketCtor }) (in Node 20, `ws`)')
   }
 
-  const state = new BehaviorSubject<ConnectionState>('connecting')
+  // A ReplaySubject, not a BehaviorSubject: a late subscriber still gets `closed` after the end.
+  const state = new ReplaySubject<ConnectionState>(1)
+  let current: ConnectionState = 'connecting'
+  const setState = (next: ConnectionState): void => {
+    current = next
+    state.next(next)
+  }
+  state.next(current)
   const info = new ReplaySubject<RemoteServerInfo>(1)
   const subs = new Map<number, SubEntry>()
   const pending = new Map<number, Pending>()
@@ -228,7 +234,7 @@ export function connectNetworker(url: string, opts: ConnectOptions = {}): Remote
     .pipe(
       retry({
         delay: (_err, count) => {
-          if (!finished) state.next('reconnecting')
+          if (!finished) setState('reconnecting')
           const base = Math.min(maxDelay, initialDelay * 2 ** Math.min(count - 1, 30))
           return timer(base * (0.8 + Math.random() * 0.4))
         },
@@ -242,6 +248,11 @@ export function connectNetworker(url: string, opts: ConnectOptions = {}): Remote
     })
 
   function dispatch(raw: unknown): void {
+    if (Array.isArray(raw)) {
+      // Frames the server sent in one message, in order.
+      for (const frame of raw) dispatch(frame)
+      return
+    }
     if (raw === null || typeof raw !== 'object') return
     const frame = raw as ServerFrame
     switch (frame.op) {
@@ -254,7 +265,7 @@ export function connectNetworker(url: string, opts: ConnectOptions = {}): Remote
             commands: frame.commands
           })
         )
-        state.next('open')
+        setState('open')
         return
       case 'next':
       case 'error':
@@ -277,7 +288,7 @@ export function connectNetworker(url: string, opts: ConnectOptions = {}): Remote
     failPending(RemoteErrorCodes.ERR_CLOSED, 'the remote networker connection is closed')
     for (const entry of [...subs.values()]) entry.end()
     subs.clear()
-    if (state.value !== 'closed') state.next('closed')
+    if (current !== 'closed') setState('closed')
     state.complete()
     info.complete()
   }

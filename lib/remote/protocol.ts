@@ -196,7 +196,10 @@ export type ClientFrame =
       readonly peer?: string
     }
 
-/** Frames the server sends. `next`/`error`/`complete` answer a `sub`, `result` a command. */
+/**
+ * Frames the server sends. `next`/`error`/`complete` answer a `sub`, `result` a command. One
+ * WebSocket message holds one frame, or a JSON array of frames to be handled in order.
+ */
 export type ServerFrame =
   | ({ readonly op: 'hello' } & RemoteServerInfo)
   | { readonly op: 'next'; readonly id: number; readonly value: JsonValue | object }

@@ -319,6 +319,9 @@ interface SessionContext {
 /** One connected client: its subscriptions and its bounded send path. */
 class ClientSession {
   private readonly subs = new Map<number, Subscription>()
+  /** Frames of this turn of the event loop, sent together by `flush`. */
+  private queue: string[] = []
+  private queuedBytes = 0
   private pending = 0
   private alive = true
   private closing: Promise<void> | null = null
@@ -336,7 +339,10 @@ class ClientSession {
     return this.subs.size
   }
 
-  /** Sends a frame unless the client has fallen too far behind, in which case it is closed. */
+  /**
+   * Queues a frame unless the client has fallen too far behind, in which case it is closed.
+   * Frames queued in one turn of the event loop go out as one WebSocket message (a JSON array).
+   */
   send(frame: ServerFrame): void {
     if (this.closing !== null) return
     let text: string
@@ -345,12 +351,22 @@ class ClientSession {
     } catch {
       return // a value JSON cannot carry (a bigint, a cycle): dropped
     }
-    const queued = this.ws.bufferedAmount
+    const queued = this.ws.bufferedAmount + this.queuedBytes
     if (queued > 0 && queued + text.length > this.context.maxBufferedBytes) {
       void this.close(CloseCodes.TOO_SLOW, 'too slow: send buffer full')
       return
     }
-    this.ws.send(text)
+    this.queue.push(text)
+    this.queuedBytes += text.length
+    if (this.queue.length === 1) setImmediate(() => this.flush())
+  }
+
+  private flush(): void {
+    const frames = this.queue
+    this.queue = []
+    this.queuedBytes = 0
+    if (this.closing !== null || frames.length === 0) return
+    this.ws.send(frames.length === 1 ? frames[0] : `[${frames.join(',')}]`)
   }
 
   ping(): void {
@@ -379,6 +395,8 @@ class ClientSession {
   }
 
   private release(): void {
+    this.queue = []
+    this.queuedBytes = 0
     for (const sub of this.subs.values()) sub.unsubscribe()
     this.subs.clear()
     this.context.closed(this)
