@@ -15,7 +15,6 @@ import { filter, firstValueFrom } from 'rxjs'
 import WebSocket from 'ws'
 import { connectNetworker, type RemoteNetworker } from '../lib/remote/client'
 import { serveNetworker, type RemoteServer } from '../lib/remote/server'
-import type { Extension } from '../lib'
 import { collectGarbage, createHarness, randomTopic, until, waitForPeers } from '../test/helpers'
 import { fakeNetworker, fakePeer } from '../test/remote-kit'
 
@@ -172,7 +171,7 @@ async function messagesPerSecondEndToEnd(total: number): Promise<number> {
     await peer.configure(topic, { announce: false, lookup: true })
     await waitForPeers(host, 1)
     const [hostAtPeer] = await waitForPeers(peer, 1)
-    const server = await serveNetworker(host, { extensions: [hostChat] as Extension<unknown>[] })
+    const server = await serveNetworker(host, { extensions: [hostChat] })
     const client = connect(server.url)
     let received = 0
     let done: () => void = () => {}

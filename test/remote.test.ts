@@ -99,7 +99,7 @@ test('messages of a published extension arrive with their peer; bytes as Uint8Ar
   const blob = host.registerExtension('blob')
   const remoteChat = others.map((n) => n.registerExtension<{ text: string }>('chat', { encoding: 'json' }))
   const remoteBlob = others[0].registerExtension('blob')
-  const server = await serve(host, { extensions: [chat, blob] as Extension<unknown>[] })
+  const server = await serve(host, { extensions: [chat, blob] })
   const client = clients.connect(server.url)
   const chats = firstValueFrom(client.messages$<{ text: string }>('chat').pipe(take(2), toArray()))
   const bytes = firstValueFrom(client.messages$<Uint8Array>('blob'))
@@ -122,7 +122,7 @@ test('commands: configure and leave a topic, send on a published extension (to o
   const chats: Extension<string>[] = []
   const { host } = await mesh(1, (n) => chats.push(n.registerExtension<string>('chat', { encoding: 'utf-8' })))
   const [chat, remoteChat] = chats
-  const server = await serve(host, { extensions: [chat] as Extension<unknown>[], commands: true })
+  const server = await serve(host, { extensions: [chat], commands: true })
   const client = clients.connect(server.url)
   expect((await firstValueFrom(client.server$)).commands).toBe(true)
 

@@ -62,7 +62,7 @@ async function main(): Promise<void> {
     server,
     path: '/networker',
     token,
-    extensions: [chats[0]] as Extension<unknown>[],
+    extensions: [chats[0]],
     commands: true
   })
   const port = (server.address() as { port: number }).port
