@@ -130,11 +130,12 @@ async function childClients(count: number, url: string): Promise<void> {
   await new Promise(() => {})
 }
 
-/** Messages per second one client receives from a Subject-driven server (JSON `{ text }`, ~80 B). */
-async function messagesPerSecondFake(total: number): Promise<{ perSecond: number; cutOff: boolean }> {
-  const fake = fakeNetworker()
-  const server = await serveNetworker(fake, { extensions: [fake.chat] })
-  const client = connect(server.url)
+/** Counts the client's `chat` messages; `finished` resolves at `total`. Resolves once subscribed. */
+async function countMessages(
+  client: RemoteNetworker,
+  server: RemoteServer,
+  total: number
+): Promise<{ received: () => number; finished: Promise<void> }> {
   let received = 0
   let done: () => void = () => {}
   const finished = new Promise<void>((resolve) => (done = resolve))
@@ -142,6 +143,15 @@ async function messagesPerSecondFake(total: number): Promise<{ perSecond: number
     if (++received === total) done()
   })
   await until(() => server.subscriptions === 1, 10_000, 'subscribed')
+  return { received: () => received, finished }
+}
+
+/** Messages per second one client receives from a Subject-driven server (JSON `{ text }`, ~80 B). */
+async function messagesPerSecondFake(total: number): Promise<{ perSecond: number; cutOff: boolean }> {
+  const fake = fakeNetworker()
+  const server = await serveNetworker(fake, { extensions: [fake.chat] })
+  const client = connect(server.url)
+  const counter = await countMessages(client, server, total)
   const peer = fakePeer(1)
   const started = performance.now()
   let sent = 0
@@ -151,11 +161,11 @@ async function messagesPerSecondFake(total: number): Promise<{ perSecond: number
     await new Promise((resolve) => setImmediate(resolve))
   }
   const cutOff = server.subscriptions !== 1
-  if (!cutOff) await finished
+  if (!cutOff) await counter.finished
   const seconds = (performance.now() - started) / 1000
   client.close()
   await server.close()
-  return { perSecond: received / seconds, cutOff }
+  return { perSecond: counter.received() / seconds, cutOff }
 }
 
 /** End to end: a peer networker's extension → host networker → server → client. */
@@ -173,13 +183,7 @@ async function messagesPerSecondEndToEnd(total: number): Promise<number> {
     const [hostAtPeer] = await waitForPeers(peer, 1)
     const server = await serveNetworker(host, { extensions: [hostChat] })
     const client = connect(server.url)
-    let received = 0
-    let done: () => void = () => {}
-    const finished = new Promise<void>((resolve) => (done = resolve))
-    client.messages$('chat').subscribe(() => {
-      if (++received === total) done()
-    })
-    await until(() => server.subscriptions === 1, 10_000, 'subscribed')
+    const counter = await countMessages(client, server, total)
     const started = performance.now()
     for (let sent = 0; sent < total; ) {
       const batch: Array<{ text: string }> = []
@@ -187,8 +191,8 @@ async function messagesPerSecondEndToEnd(total: number): Promise<number> {
       if (!peerChat.sendMany(batch, hostAtPeer)) await peerChat.drained()
       await new Promise((resolve) => setImmediate(resolve))
     }
-    await finished
-    const perSecond = received / ((performance.now() - started) / 1000)
+    await counter.finished
+    const perSecond = counter.received() / ((performance.now() - started) / 1000)
     client.close()
     await server.close()
     return perSecond

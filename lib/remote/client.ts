@@ -33,9 +33,7 @@ import {
   bytesToHex,
   clientProtocols,
   hexToBytes,
-  notJoinedState,
   remoteError,
-  sameRemoteState,
   toHexKey,
   type ClientFrame,
   type CloseInfo,
@@ -80,6 +78,7 @@ export type {
   StreamName,
   WireMessage
 } from './protocol'
+import { topicOf } from './streams'
 export { toRemoteStreams, toRemoteTopics, toRemoteTopicState, toRemoteError } from './streams'
 export type {
   LocalStreamsLike,
@@ -364,13 +363,7 @@ export function connectNetworker(url: string, opts: ConnectOptions = {}): Remote
     peerEvents$,
     topics$,
     errors$,
-    topic$: (discoveryKey) => {
-      const hex = toHexKey(discoveryKey)
-      return topics$.pipe(
-        map((states) => states.get(hex) ?? notJoinedState(hex)),
-        distinctUntilChanged(sameRemoteState)
-      )
-    },
+    topic$: (discoveryKey) => topicOf(topics$, discoveryKey),
     messages$: <T = RemoteValue>(name: string): Observable<RemoteMessage<T>> => {
       let stream = messageStreams.get(name)
       if (stream === undefined) {

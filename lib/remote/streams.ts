@@ -104,13 +104,7 @@ export function toRemoteStreams(local: LocalStreamsLike, opts: RemoteStreamsOpti
     ),
     topics$,
     errors$: local.errors$.pipe(map(toRemoteError)),
-    topic$: (discoveryKey) => {
-      const hex = toHexKey(discoveryKey)
-      return topics$.pipe(
-        map((states) => states.get(hex) ?? notJoinedState(hex)),
-        distinctUntilChanged(sameRemoteState)
-      )
-    },
+    topic$: (discoveryKey) => topicOf(topics$, discoveryKey),
     messages$: <T = RemoteValue>(name: string): Observable<RemoteMessage<T>> => {
       const extension = typeof name !== 'string' ? undefined : allowed === null ? { name } : allowed.get(name)
       if (extension === undefined) {
@@ -123,6 +117,18 @@ export function toRemoteStreams(local: LocalStreamsLike, opts: RemoteStreamsOpti
         )
     }
   }
+}
+
+/** One topic of a remote topic map stream (not joined if absent), distinct. */
+export function topicOf(
+  topics$: Observable<ReadonlyMap<string, RemoteTopicState>>,
+  discoveryKey: string | Uint8Array
+): Observable<RemoteTopicState> {
+  const hex = toHexKey(discoveryKey)
+  return topics$.pipe(
+    map((states) => states.get(hex) ?? notJoinedState(hex)),
+    distinctUntilChanged(sameRemoteState)
+  )
 }
 
 /** A local topic map as the remote one. */
