@@ -4,7 +4,7 @@
  * and a host off loopback without a token. Each refusal is a close code; nothing is sent first.
  */
 import http from 'http'
-import { filter, firstValueFrom } from 'rxjs'
+import { filter, firstValueFrom, toArray } from 'rxjs'
 import { serveNetworker, parseClientFrame, type RemoteServer, type ServeOptions } from '../lib/remote/server'
 import { CloseCodes } from '../lib/remote/client'
 import { clientKit, fakeNetworker, rawClient, type FakeNetworker } from './remote-kit'
@@ -228,4 +228,21 @@ test('parseClientFrame keeps only the fields it knows', () => {
     lookup: true,
     flush: false
   })
+})
+
+test('closing the client completes its streams, rejects its pending commands, and frees the server', async () => {
+  // A networker whose configure never answers.
+  fake.configure = () => new Promise(() => {})
+  const server = await serve({ commands: true })
+  const client = clients.connect(server.url)
+  const peers = firstValueFrom(client.peers$.pipe(toArray()))
+  await until(() => server.subscriptions === 1, 5000, 'subscribed')
+  const pending = client.configure('ab'.repeat(32))
+  await until(() => server.clients === 1, 5000, 'connected')
+  client.close()
+  await expect(pending).rejects.toMatchObject({ code: 'ERR_CLOSED' })
+  expect(await peers).toEqual([[]])
+  expect(await firstValueFrom(client.connection$.pipe(toArray()))).toEqual(['closed'])
+  await until(() => server.clients === 0 && server.subscriptions === 0, 5000, 'released')
+  await expect(client.configure('ab'.repeat(32))).rejects.toMatchObject({ code: 'ERR_CLOSED' })
 })

@@ -224,7 +224,8 @@ export function connectNetworker(url: string, opts: ConnectOptions = {}): Remote
     ).pipe(
       finalize(() => {
         if (socket === ws) socket = null
-        failPending(RemoteErrorCodes.ERR_NOT_CONNECTED, 'the connection dropped before the answer')
+        if (finished) failPending(RemoteErrorCodes.ERR_CLOSED, 'the remote networker connection is closed')
+        else failPending(RemoteErrorCodes.ERR_NOT_CONNECTED, 'the connection dropped before the answer')
       })
     )
   })
