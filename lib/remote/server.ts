@@ -5,8 +5,8 @@
  * Each client subscribes to what it shows; the server subscribes to the networker's streams for
  * that client only while the client does, and releases everything when it leaves.
  */
-import http from 'http'
-import type https from 'https'
+import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'http'
+import type { Server as HttpsServer } from 'https'
 import type { AddressInfo } from 'net'
 import type { Duplex } from 'stream'
 import { createHash, timingSafeEqual } from 'crypto'
@@ -76,7 +76,7 @@ export interface ServedExtension extends ExtensionLike {
 /** Options of {@link serveNetworker}. */
 export interface ServeOptions {
   /** An HTTP(S) server to attach to (its `upgrade` requests on `path`); else the server makes its own. */
-  server?: http.Server | https.Server
+  server?: HttpServer | HttpsServer
   /** Interface of the server's own HTTP server. Default `127.0.0.1`; any other needs `token`. */
   host?: string
   /** Port of the server's own HTTP server. Default 0: a free one. */
@@ -146,7 +146,7 @@ export async function serveNetworker(networker: ServedNetworker, opts: ServeOpti
     pingInterval = DEFAULTS.pingInterval
   } = validate(networker, opts)
 
-  const httpServer = given ?? http.createServer(answerPlainRequest)
+  const httpServer = given ?? createServer(answerPlainRequest)
   if (given === undefined) await listen(httpServer, port, host)
   else if (!given.listening) await new Promise<void>((resolve) => given.once('listening', () => resolve()))
   const address = httpServer.address() as AddressInfo
@@ -236,7 +236,7 @@ export async function serveNetworker(networker: ServedNetworker, opts: ServeOpti
     handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false)
   })
 
-  const accept = (ws: WebSocket, request: http.IncomingMessage): void => {
+  const accept = (ws: WebSocket, request: IncomingMessage): void => {
     // A client's reset or protocol violation must never reach the process.
     ws.on('error', () => {})
     const refuse = (code: number, reason: string): void => {
@@ -256,7 +256,7 @@ export async function serveNetworker(networker: ServedNetworker, opts: ServeOpti
     session.send(hello())
   }
 
-  const onUpgrade = (request: http.IncomingMessage, socket: Duplex, head: Buffer): void => {
+  const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
     let pathname: string
     try {
       pathname = new URL(request.url ?? '/', 'http://remote.invalid').pathname
@@ -556,7 +556,7 @@ function digest(bytes: Uint8Array): Buffer {
 }
 
 /** The token the client offered as a subprotocol entry, compared in constant time. */
-function tokenMatches(request: http.IncomingMessage, expected: Buffer): boolean {
+function tokenMatches(request: IncomingMessage, expected: Buffer): boolean {
   const header = request.headers['sec-websocket-protocol']
   if (typeof header !== 'string') return false
   for (const entry of header.split(',')) {
@@ -584,7 +584,7 @@ function isLoopback(address: string): boolean {
  * browser) or a page of this server's own loopback origin (Host and Origin agree, and the Host
  * is a loopback name: a rebound DNS name is not).
  */
-function originAllowed(request: http.IncomingMessage, allow: readonly string[] | '*' | undefined, host: string): boolean {
+function originAllowed(request: IncomingMessage, allow: readonly string[] | '*' | undefined, host: string): boolean {
   const origin = request.headers.origin
   if (allow === '*') return true
   // Not a browser: an Origin check protects browsers only (the token protects the rest).
@@ -607,12 +607,12 @@ function hostForUrl(address: AddressInfo): string {
   return address.family === 'IPv6' ? `[${address.address}]` : address.address
 }
 
-function answerPlainRequest(_request: http.IncomingMessage, response: http.ServerResponse): void {
+function answerPlainRequest(_request: IncomingMessage, response: ServerResponse): void {
   response.writeHead(426, { 'content-type': 'text/plain; charset=utf-8', upgrade: 'websocket' })
   response.end('WebSocket only\n')
 }
 
-function listen(server: http.Server, port: number, host: string): Promise<void> {
+function listen(server: HttpServer, port: number, host: string): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(port, host, () => {
@@ -622,7 +622,7 @@ function listen(server: http.Server, port: number, host: string): Promise<void> 
   })
 }
 
-function closeServer(server: http.Server | https.Server): Promise<void> {
+function closeServer(server: HttpServer | HttpsServer): Promise<void> {
   return new Promise<void>((resolve) => {
     server.close(() => resolve())
     server.closeAllConnections()
