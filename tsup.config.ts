@@ -10,7 +10,9 @@ export default defineConfig({
     index: 'lib/index.ts',
     operators: 'operators/index.ts',
     testnet: 'lib/testnet.ts',
-    testing: 'lib/testing.ts'
+    testing: 'lib/testing.ts',
+    remote: 'lib/remote/client.ts',
+    'remote/server': 'lib/remote/server.ts'
   },
   outDir: 'dist',
   format: ['esm', 'cjs'],

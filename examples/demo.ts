@@ -184,7 +184,7 @@ async function main(): Promise<void> {
       dashboard = await startDashboard(writer.networker, {
         port: opts.port,
         chat: writer.chat as Extension<unknown>,
-        peerName: (peer) => names.get(b4a.toString(peer.remotePublicKey, 'hex'))
+        names
       })
       display.log(`dashboard of the writer's networker: ${dashboard.url}`)
     }

@@ -2,28 +2,29 @@
  * The live dashboard (examples/dashboard/) end to end, in real headless Chromium driven by
  * playwright-core: four networkers on a loopback testnet, the dashboard on the first.
  *
- * Chromium comes from `chromiumPath()` (CHROMIUM_PATH, else /usr/bin/chromium, else the binary
- * inside the `@sparticuz/chromium` devDependency); playwright never downloads a browser.
+ * The page talks to the networker through `serveNetworker`/`connectNetworker` (the remote
+ * client's ESM build, bundled for the page by esbuild). Chromium: CHROMIUM_PATH, else
+ * /usr/bin/chromium, else the one inside `@sparticuz/chromium` (test/chromium.ts); playwright
+ * never downloads a browser of its own.
  *
  * The README's screenshot comes from here: `UPDATE_SCREENSHOT=1 npx jest test/dashboard.test.ts`
  * writes docs/img/dashboard.png (plain runs leave the working tree alone).
  */
-import b4a from 'b4a'
 import fs from 'fs'
 import http from 'http'
 import os from 'os'
 import path from 'path'
 import { randomBytes } from 'crypto'
-import Corestore from 'corestore'
 import { chromium, type BrowserContext, type Page } from 'playwright-core'
 import type { Extension, ReactiveNetworker } from '../lib'
-import { startDashboard, type Dashboard } from '../examples/dashboard/server'
+import { CloseCodes } from '../lib/remote/client'
+import { ENDPOINT, startDashboard, type Dashboard } from '../examples/dashboard/server'
 import { CHROMIUM_ARGS, chromiumPath } from './chromium'
-import { createHarness, Harness, sleep, waitForPeers } from './helpers'
+import { createHarness, Harness, randomTopic, sleep, waitForPeers } from './helpers'
+import { rawClient } from './remote-kit'
 
 const SCREENSHOT = path.join(__dirname, '..', 'docs', 'img', 'dashboard.png')
 const NAMES = ['host', 'alice', 'bob', 'carol']
-const BLOCKS = 256
 
 interface Chat {
   from: string
@@ -34,8 +35,6 @@ let h: Harness
 let networkers: ReactiveNetworker[]
 let chats: Extension<Chat>[]
 let topic: Buffer
-let stores: Corestore[]
-let core: Corestore.Hypercore
 let dashboard: Dashboard
 let userDataDir: string
 let browser: BrowserContext
@@ -52,7 +51,9 @@ async function openPage(): Promise<Page> {
 async function until(check: () => boolean, ms: number, what: string): Promise<void> {
   const deadline = Date.now() + ms
   while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    if (Date.now() > deadline) {
+      throw new Error(`timed out waiting for ${what} (clients ${dashboard.clients}, subscriptions ${dashboard.subscriptions})`)
+    }
     await sleep(50)
   }
 }
@@ -67,26 +68,19 @@ async function waitForCount(page: Page, selector: string, count: number): Promis
 }
 
 beforeAll(async () => {
+  const executablePath = await chromiumPath()
   h = await createHarness()
-  stores = NAMES.map(() => h.store())
-  networkers = stores.map((store) => h.networker(store))
+  networkers = NAMES.map(() => h.networker())
   chats = networkers.map((n) => n.registerExtension<Chat>('chat', { encoding: 'json' }))
-  // The host shares a core of 1 MiB: the peers' traffic counters show its replication.
-  core = stores[0].get({ name: 'dashboard-core' })
-  await core.ready()
-  await core.append(Array.from({ length: BLOCKS }, (_, i) => Buffer.alloc(4096, i)))
-  topic = core.discoveryKey as Buffer
+  topic = randomTopic()
   const names = new Map<string, string>()
   await Promise.all(networkers.map((n) => n.listen()))
   networkers.forEach((n, i) => names.set((n.publicKey as Buffer).toString('hex'), NAMES[i]))
 
-  dashboard = await startDashboard(networkers[0], {
-    chat: chats[0] as Extension<unknown>,
-    peerName: (peer) => names.get(b4a.toString(peer.remotePublicKey, 'hex'))
-  })
+  dashboard = await startDashboard(networkers[0], { chat: chats[0] as Extension<unknown>, names })
   userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'networker-chromium-'))
   browser = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: await chromiumPath(),
+    executablePath,
     headless: true,
     viewport: { width: 1280, height: 560 },
     args: [...CHROMIUM_ARGS]
@@ -117,22 +111,6 @@ test('the page shows peers appear and vanish, configures a topic until it is flu
   const shown = await Promise.all((await peerRows(page).all()).map((row) => row.getAttribute('data-key')))
   const expected = networkers.slice(1).map((n) => (n.publicKey as Buffer).toString('hex'))
   expect([...shown].sort()).toEqual([...expected].sort())
-
-  // (Strings run in the page: this file is type-checked without the DOM library.)
-  // Every peer downloads the host's core: the traffic counters grow (bytes out > 1 MiB).
-  await Promise.all(
-    stores.slice(1).map(async (store) => {
-      const clone = store.get({ key: core.key as Buffer })
-      await clone.ready()
-      await clone.download({ start: 0, end: BLOCKS }).done()
-    })
-  )
-  // Peers also trade blocks among themselves, so only the sum is known: at least the core once.
-  await page.waitForFunction(
-    `[...document.querySelectorAll('#peers tbody tr')].reduce((sum, row) => sum + Number(row.dataset.bytesOut), 0) > ${BLOCKS * 4096}`,
-    null,
-    { timeout: 10_000 }
-  )
 
   // Chat lines reach the message log.
   for (const [i, chat] of chats.entries()) {
@@ -177,9 +155,9 @@ test('the server releases every subscription when the browser leaves', async () 
   const page = await openPage()
   await page.goto(dashboard.url)
   await page.locator('#status[data-state="live"]').waitFor({ timeout: 10_000 })
-  await until(() => dashboard.clients === 1, 5000, 'one client')
-  // peers$, topics$, chat messages$, errors$.
-  expect(dashboard.subscriptions).toBe(4)
+  // peers$, topics$, chat messages$, errors$: one server subscription each (messages$ once the
+  // server said which extension it publishes).
+  await until(() => dashboard.clients === 1 && dashboard.subscriptions === 4, 5000, 'one client')
 
   const second = await openPage()
   await second.goto(dashboard.url)
@@ -193,18 +171,7 @@ test('the server releases every subscription when the browser leaves', async () 
   await second.close()
 })
 
-test('the topic form only takes a JSON body with a 64-hex topic, from our own origin', async () => {
-  const post = (body: string, headers: Record<string, string> = { 'content-type': 'application/json' }) =>
-    fetch(new URL('/topics', dashboard.url), { method: 'POST', headers, body })
-
-  const bad = await post(JSON.stringify({ topic: 'abc' }))
-  expect(bad.status).toBe(400)
-  expect(await bad.json()).toEqual({ error: 'topic must be 64 hex characters' })
-
-  const form = await post(`topic=${'ab'.repeat(32)}`, { 'content-type': 'application/x-www-form-urlencoded' })
-  expect(form.status).toBe(415)
-  await form.body?.cancel()
-
+test('only our own origin and Host are served: a foreign page cannot open the networker endpoint', async () => {
   const url = new URL(dashboard.url)
   const rebound = await new Promise<number>((resolve, reject) => {
     http
@@ -219,6 +186,14 @@ test('the topic form only takes a JSON body with a 64-hex topic, from our own or
   const missing = await fetch(new URL('/../package.json', dashboard.url))
   expect(missing.status).toBe(404)
   await missing.body?.cancel()
+
+  const endpoint = `ws://${url.host}${ENDPOINT}`
+  const foreign = rawClient(endpoint, { origin: 'http://evil.example' })
+  expect((await foreign.closed).code).toBe(CloseCodes.FORBIDDEN_ORIGIN)
+  expect(foreign.received).toEqual([])
+  const own = rawClient(endpoint, { origin: `http://${url.host}` })
+  await own.opened
+  own.ws.close()
 })
 
 test('when the networker closes, the page shows the end and the server releases everything', async () => {

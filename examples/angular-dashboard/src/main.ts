@@ -1,0 +1,22 @@
+import { provideZonelessChangeDetection } from '@angular/core'
+import { bootstrapApplication } from '@angular/platform-browser'
+import { AppComponent } from './app/app.component'
+import { NETWORKER_CONFIG } from './app/networker.service'
+
+// The server and token come from the page's hash (#server=ws://…&token=…); by default the
+// networker endpoint of the server that served the page.
+const params = new URLSearchParams(location.hash.slice(1))
+const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:'
+
+bootstrapApplication(AppComponent, {
+  providers: [
+    provideZonelessChangeDetection(),
+    {
+      provide: NETWORKER_CONFIG,
+      useValue: {
+        url: params.get('server') ?? `${scheme}//${location.host}/networker`,
+        token: params.get('token') ?? undefined
+      }
+    }
+  ]
+}).catch((err: unknown) => console.error(err))
