@@ -1,5 +1,5 @@
 export { ReactiveNetworker, KEY_PAIR_NAME } from './reactive-networker'
-export type { NetworkerOptions, ConfigureOptions, TopicStatus } from './reactive-networker'
+export type { NetworkerOptions, ConfigureOptions, TopicStatus, NetworkerState } from './reactive-networker'
 export type { NetworkerPeerEvent, NetworkerStreams } from './streams'
 export type { Peer, PeerStream } from './peer'
 export type { CorestoreLike, DhtNodeLike, KeyPairLike } from './stack-types'

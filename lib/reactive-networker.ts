@@ -7,6 +7,12 @@ import {
   Subject,
   Subscription,
   asyncScheduler,
+  defer,
+  filter,
+  isObservable,
+  skip,
+  startWith,
+  takeWhile,
   distinctUntilChanged,
   map,
   mergeMap,
@@ -98,6 +104,35 @@ export interface TopicStatus {
   readonly remember: boolean
 }
 
+/** Hyperswarm's own default `maxPeers`, which we also hold inbound connections to. */
+const DEFAULT_MAX_PEERS = 64
+
+/** The lifecycle `state$` reports. */
+export type NetworkerState = 'idle' | 'listening' | 'closing' | 'closed'
+
+/**
+ * A state stream: the subject's current value on subscribe, then its changes; once it completed,
+ * a late subscriber still gets the last value, then completion (so `toSignal(…, { requireSync:
+ * true })` and `firstValueFrom` work on a closed networker).
+ */
+function lastingState<T>(subject: BehaviorSubject<T>): Observable<T> {
+  return new Observable<T>((subscriber) => {
+    // A BehaviorSubject hands a subscriber its value first, unless it already completed.
+    let delivered = false
+    return subject.subscribe({
+      next: (value) => {
+        delivered = true
+        subscriber.next(value)
+      },
+      error: (err: unknown) => subscriber.error(err),
+      complete: () => {
+        if (!delivered) subscriber.next(subject.getValue())
+        subscriber.complete()
+      }
+    })
+  })
+}
+
 /**
  * The reactive networking layer of a Corestore: discovery on the HyperDHT through Hyperswarm,
  * one Noise connection per remote peer, all-to-all replication, and extension messages, with
@@ -107,9 +142,10 @@ export class ReactiveNetworker implements NetworkerStreams {
   private readonly store: Corestore
   private readonly opts: NetworkerOptions
   private readonly peerEventsSubject = new Subject<NetworkerPeerEvent>()
-  private readonly peersSubject = new BehaviorSubject<readonly Peer[]>([])
+  private readonly peersSubject = new BehaviorSubject<readonly Peer[]>(Object.freeze([]))
   private readonly errorsSubject = new Subject<NetworkerError>()
   private readonly topicsSubject = new BehaviorSubject<ReadonlyMap<string, TopicState>>(new Map())
+  private readonly stateSubject = new BehaviorSubject<NetworkerState>('idle')
   private readonly peersByKey = new Map<string, PeerRecord>()
   private readonly subscriptions = new Subscription()
   private readonly hub: ExtensionHub
@@ -127,12 +163,24 @@ export class ReactiveNetworker implements NetworkerStreams {
   private listening: Promise<void> | null = null
   private closing: Promise<void> | null = null
 
-  /** Hot. The current peers on subscribe, then after every add or remove. Completes on close; never errors. */
-  readonly peers$: Observable<readonly Peer[]> = this.peersSubject.asObservable()
+  /**
+   * Hot. The current peers on subscribe (a frozen array), then after every add or remove.
+   * Completes on close; a subscriber after close gets the last value, then completion. Never errors.
+   */
+  readonly peers$: Observable<readonly Peer[]> = lastingState(this.peersSubject)
   /** Hot, no replay: `add`, `remove`, and `swap` (same Peer, new stream) events. Completes on close. */
   readonly peerEvents$: Observable<NetworkerPeerEvent> = this.peerEventsSubject.asObservable()
-  /** Hot. The joined topics (key: hex discovery key) on subscribe, then every change. Completes on close. */
-  readonly topics$: Observable<ReadonlyMap<string, TopicState>> = this.topicsSubject.asObservable()
+  /**
+   * Hot. The joined topics (key: hex discovery key) on subscribe, then every change; each value is
+   * a Map of its own. On close the last value is the empty map; a subscriber after close gets it,
+   * then completion.
+   */
+  readonly topics$: Observable<ReadonlyMap<string, TopicState>> = lastingState(this.topicsSubject)
+  /**
+   * Hot. The lifecycle: `'idle'` until `listen()` resolves, then `'listening'`, `'closing'` from
+   * `close()`, `'closed'` once everything is released. Replays the current state; completes on close.
+   */
+  readonly state$: Observable<NetworkerState> = lastingState(this.stateSubject)
   /** Hot, no replay: operational errors (bad remote messages, replication, discovery). Completes on close. */
   readonly errors$: Observable<NetworkerError> = this.errorsSubject.asObservable()
 
@@ -155,6 +203,33 @@ export class ReactiveNetworker implements NetworkerStreams {
   /** The Noise public key of this networker, once it has listened or configured (else null). */
   get publicKey(): Buffer | null {
     return this.source ? this.source.publicKey : null
+  }
+
+  /** The current peers (what `peers$` last emitted), as NgRx's `StateObservable.value`. */
+  get peers(): readonly Peer[] {
+    return this.peersSubject.getValue()
+  }
+
+  /** The joined topics now (what `topics$` last emitted), a Map of its own. */
+  get topics(): ReadonlyMap<string, TopicState> {
+    return new Map(this.topicsSubject.getValue())
+  }
+
+  /**
+   * Hot. One remote peer: emits it when it is (or becomes) connected and again on every swap (the
+   * same object, with its new `stream`), and completes when it is removed or the networker closes.
+   */
+  peer$(remotePublicKey: Uint8Array | string): Observable<Peer> {
+    const hex = toHex(toDiscoveryKey(remotePublicKey))
+    return defer(() => {
+      const current = this.peersByKey.get(hex)
+      const events = this.peerEventsSubject.pipe(
+        filter(({ peer }) => toHex(peer.remotePublicKey) === hex),
+        takeWhile(({ type }) => type !== 'remove'),
+        map(({ peer }): Peer => peer)
+      )
+      return current === undefined ? events : events.pipe(startWith<Peer>(current))
+    })
   }
 
   /** True once `close()` was called. */
@@ -199,6 +274,7 @@ export class ReactiveNetworker implements NetworkerStreams {
     if (this.closing) return Promise.reject(errors.closed('listen'))
     this.listening ??= this.open().then(async (source) => {
       await source.listen()
+      if (!this.closing) this.stateSubject.next('listening')
       this.restoreRemembered()
     })
     return this.listening
@@ -233,7 +309,11 @@ export class ReactiveNetworker implements NetworkerStreams {
 
   /** Hot, no replay: the messages of an extension with the peer each came from. */
   messages$<T>(extension: Extension<T>): Observable<ExtensionMessage<T>> {
-    return extension.messages$
+    const messages = (extension as Partial<Extension<T>> | null)?.messages$
+    if (!isObservable(messages)) {
+      throw errors.invalidOption('extension', 'an Extension returned by registerExtension', extension)
+    }
+    return messages
   }
 
   /**
@@ -253,6 +333,9 @@ export class ReactiveNetworker implements NetworkerStreams {
   private async shutdown(): Promise<void> {
     // From here on every new connection is refused (firewall) or closed on arrival.
     this.shuttingDown = true
+    this.stateSubject.next('closing')
+    this.statuses.clear()
+    // Emits every topic's final "left" state and the empty map on topics$.
     this.topicsManager?.close()
     try {
       await this.opening
@@ -271,6 +354,8 @@ export class ReactiveNetworker implements NetworkerStreams {
     this.peersSubject.complete()
     this.topicsSubject.complete()
     this.errorsSubject.complete()
+    this.stateSubject.next('closed')
+    this.stateSubject.complete()
   }
 
   private currentState(key: Buffer): TopicState {
@@ -308,7 +393,8 @@ export class ReactiveNetworker implements NetworkerStreams {
       scheduler: this.opts.scheduler
     })
     this.topicsManager = topics
-    this.subscriptions.add(topics.topics$.subscribe((states) => this.topicsSubject.next(states)))
+    // Topics starts from the same empty map topics$ already holds: pass on changes only.
+    this.subscriptions.add(topics.topics$.pipe(skip(1)).subscribe((states) => this.topicsSubject.next(states)))
     this.subscriptions.add(
       source.connections$
         .pipe(
@@ -380,6 +466,12 @@ export class ReactiveNetworker implements NetworkerStreams {
     }
     switch (event.type) {
       case 'add': {
+        if (this.peersByKey.size >= (this.opts.maxPeers ?? DEFAULT_MAX_PEERS)) {
+          // Hyperswarm 4.17 checks maxPeers only when it dials: inbound connections are ours to
+          // refuse. The dedup state forgets the connection when it closes.
+          event.connection.destroy()
+          return
+        }
         const peer = new PeerRecord(Buffer.from(event.connection.remotePublicKey), event.connection)
         this.peersByKey.set(event.key, peer)
         this.hub.attach(peer)

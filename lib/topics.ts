@@ -62,6 +62,8 @@ export interface TopicsOptions {
  */
 export class Topics {
   private readonly entries = new Map<string, TopicEntry>()
+  /** The joined topics; every emission of `topics$` is a copy of its own. */
+  private readonly joined = new Map<string, TopicState>()
   private readonly all = new BehaviorSubject<ReadonlyMap<string, TopicState>>(new Map())
   private closed = false
   private readonly closedPromise: Promise<never>
@@ -86,6 +88,11 @@ export class Topics {
   /** Applies a configuration after every earlier one for the same key. */
   configure(key: Buffer, config: TopicConfig, before: (() => Promise<void>) | null = null): Promise<TopicState> {
     if (this.closed) return Promise.reject(errors.closed('configure'))
+    const leaving = !config.announce && !config.lookup
+    if (leaving && !this.entries.has(toHex(key))) {
+      // Nothing to leave: no state is kept for a key that was never joined.
+      return (before !== null ? before() : Promise.resolve()).then(() => notJoined(key))
+    }
     const entry = this.entry(key)
     const result = entry.tail.then(async () => {
       // `before` starts first (its synchronous part runs now) and finishes alongside the apply.
@@ -94,7 +101,12 @@ export class Topics {
       if (side !== null) await side
       return state
     })
-    entry.tail = result.catch(() => {})
+    const tail = result.catch(() => {})
+    entry.tail = tail
+    // A left key whose queue is empty is forgotten: per-key state lives only while it is needed.
+    void tail.then(() => {
+      if (entry.tail === tail && !entry.state.getValue().joined) this.release(entry)
+    })
     return result
   }
 
@@ -103,14 +115,25 @@ export class Topics {
     if (this.closed) return
     this.closed = true
     this.rejectClosed(errors.closed('configure'))
-    for (const entry of this.entries.values()) {
-      entry.relookup?.unsubscribe()
-      entry.subscription.unsubscribe()
-      entry.inputs.complete()
-      entry.signals.complete()
-      entry.state.complete()
+    for (const entry of [...this.entries.values()]) {
+      // The last state of every topic is "left": nothing is joined once the networker is closed.
+      entry.state.next(notJoined(entry.key))
+      this.release(entry)
     }
+    this.joined.clear()
+    this.all.next(new Map())
     this.all.complete()
+  }
+
+  /** Stops a key's timers and streams and forgets it. */
+  private release(entry: TopicEntry): void {
+    if (this.entries.get(entry.hex) !== entry) return
+    this.entries.delete(entry.hex)
+    entry.relookup?.unsubscribe()
+    entry.subscription.unsubscribe()
+    entry.inputs.complete()
+    entry.signals.complete()
+    entry.state.complete()
   }
 
   private entry(key: Buffer): TopicEntry {
@@ -148,10 +171,9 @@ export class Topics {
   }
 
   private publish(hex: string, state: TopicState): void {
-    const next = new Map(this.all.getValue())
-    if (state.joined) next.set(hex, state)
-    else if (!next.delete(hex)) return
-    this.all.next(next)
+    if (state.joined) this.joined.set(hex, state)
+    else if (!this.joined.delete(hex)) return
+    this.all.next(new Map(this.joined))
   }
 
   private async apply(entry: TopicEntry, { announce, lookup, flush }: TopicConfig): Promise<TopicState> {

@@ -74,7 +74,9 @@ it('every JSDoc example type-checks under strict', () => {
       '@basestore/networker': ['lib/index.ts'],
       '@basestore/networker/operators': ['operators/index.ts'],
       '@basestore/networker/testnet': ['lib/testnet.ts'],
-      '@basestore/networker/testing': ['lib/testing.ts']
+      '@basestore/networker/testing': ['lib/testing.ts'],
+      '@basestore/networker/remote': ['lib/remote/client.ts'],
+      '@basestore/networker/remote/server': ['lib/remote/server.ts']
     }
   })
   const problems = ts

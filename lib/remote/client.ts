@@ -6,6 +6,7 @@
  * ```ts
  * import { connectNetworker } from '@basestore/networker/remote'
  *
+ * const token = 'the server’s token'
  * const networker = connectNetworker('ws://127.0.0.1:8080/networker', { token })
  * networker.peers$.subscribe((peers) => console.log(peers.map((p) => p.remotePublicKey)))
  * networker.connection$.subscribe((state) => console.log(state)) // connecting, open, …

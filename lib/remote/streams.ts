@@ -80,11 +80,15 @@ export interface RemoteStreamsOptions {
  *
  * ## Example
  * ```ts
+ * import { map } from 'rxjs'
+ * import { TestScheduler } from 'rxjs/testing'
  * import { toRemoteStreams } from '@basestore/networker/remote'
  * import { createVirtualNetworker, makePeer } from '@basestore/networker/testing'
+ * import type { NetworkerPeerEvent } from '@basestore/networker'
  *
- * testScheduler.run((helpers) => {
- *   const remote = toRemoteStreams(createVirtualNetworker(helpers, { peerEvents: { marbles: '-a', values: { a: { type: 'add', peer: makePeer(1) } } } }))
+ * new TestScheduler((a, b) => expect(a).toEqual(b)).run((helpers) => {
+ *   const events: Record<string, NetworkerPeerEvent> = { a: { type: 'add', peer: makePeer(1) } }
+ *   const remote = toRemoteStreams(createVirtualNetworker(helpers, { peerEvents: { marbles: '-a', values: events } }))
  *   helpers.expectObservable(remote.peers$.pipe(map((p) => p.length))).toBe('0a', { 0: 0, a: 1 })
  * })
  * ```
