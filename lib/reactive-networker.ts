@@ -28,7 +28,8 @@ import { NetworkerError, errors } from './errors'
 import { toDiscoveryKey, toHex } from './keys'
 import { createSwarmSource, SwarmSource } from './swarm-source'
 import { Topics, notJoined } from './topics'
-import { ExtensionHub, Extension, ExtensionMessage, DEFAULT_MAX_MESSAGE_SIZE } from './extensions'
+import { ExtensionHub, Extension, ExtensionMessage, DEFAULT_MAX_MESSAGE_SIZE, MAX_MESSAGE_SIZE_LIMIT } from './extensions'
+import { guardConnection } from './keepalive'
 import { Encoding, resolveEncoding } from './encodings'
 import { Peer, PeerRecord } from './peer'
 import { ConfigStore, RememberedConfig } from './config-store'
@@ -63,7 +64,10 @@ export interface NetworkerOptions {
    * Hyperswarm's default.
    */
   timeout?: number
-  /** Largest extension message, in bytes, sent or accepted. Default 4 MiB. */
+  /**
+   * Largest extension message, in bytes, sent or accepted. Default 4 MiB; at most
+   * `MAX_MESSAGE_SIZE_LIMIT` (8 MiB − 64 KiB), what the transport carries in one frame.
+   */
   maxMessageSize?: number
   /**
    * Called for every new connection before it is replicated or announced; call `done()` to
@@ -158,8 +162,7 @@ export class ReactiveNetworker implements NetworkerStreams {
     this.opts = { ...opts }
     this.hub = new ExtensionHub({
       maxMessageSize: opts.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
-      timeout: opts.timeout ?? 0,
-      onerror: (err) => this.errorsSubject.next(err)
+      onerror: (err) => this.report(err)
     })
     this.subscriptions.add(this.peerEventsSubject.pipe(peerSet({ emitInitial: false })).subscribe(this.peersSubject))
   }
@@ -239,7 +242,6 @@ export class ReactiveNetworker implements NetworkerStreams {
   registerExtension<T>(name: string, opts: { encoding: Encoding<T> }): Extension<T>
   registerExtension<T>(name: string, opts: { encoding?: Encoding<T> } = {}): Extension<T> {
     if (this.closing) throw errors.closed('registerExtension')
-    if (typeof name !== 'string' || name.length === 0) throw errors.invalidName(name)
     if (opts === null || typeof opts !== 'object') throw errors.invalidOption('opts', 'an object', opts)
     return this.hub.register(name, resolveEncoding<T>(opts.encoding))
   }
@@ -287,7 +289,7 @@ export class ReactiveNetworker implements NetworkerStreams {
       await this.opts.dht.destroy().catch(() => {})
     }
     this.source?.dispose()
-    this.hub.close()
+    this.hub.destroy()
     await this.configStore?.close().catch(() => {})
     this.subscriptions.unsubscribe()
     this.peerEventsSubject.complete()
@@ -342,7 +344,9 @@ export class ReactiveNetworker implements NetworkerStreams {
           // Keep-alive and idle time-out belong to every connection from its first moment, so
           // a half-open or mute one times out even before (or without) becoming a peer.
           tap((event) => {
-            if (event.type === 'open') this.hub.guard(event.connection)
+            if (event.type === 'open') {
+              guardConnection(event.connection, { timeout: this.opts.timeout ?? 0, onerror: (err) => this.report(err) })
+            }
           }),
           mergeMap((event) => this.authenticate(event)),
           dedupeConnections<NoiseSecretStream>({
@@ -543,6 +547,9 @@ function validateOptions(opts: NetworkerOptions): void {
   }
   positive('timeout')
   positive('maxMessageSize')
+  if (opts.maxMessageSize !== undefined && opts.maxMessageSize > MAX_MESSAGE_SIZE_LIMIT) {
+    throw errors.invalidOption('maxMessageSize', `at most ${MAX_MESSAGE_SIZE_LIMIT} bytes (the transport's frame limit)`, opts.maxMessageSize)
+  }
   positive('dedupeGraceTime')
   positive('maxPeers')
   if (opts.keyPair !== undefined) {

@@ -1,0 +1,358 @@
+import Protomux from 'protomux'
+import c from 'compact-encoding'
+import { randomBytes } from 'crypto'
+import type NoiseSecretStream from '@hyperswarm/secret-stream'
+import { NetworkerError, errors } from '../errors'
+import type { Codec } from '../encodings'
+import type { Peer } from '../peer'
+import { toHex } from '../keys'
+import { Lane, WindowLimits } from './lane'
+import { DeliveryQueue } from './delivery'
+import { DELIVERY_BUDGET_MS, DEFAULT_WINDOW, EXTENSION_PROTOCOL, FLUSH_BATCH_BYTES, nameBytes } from './limits'
+import { Extension, ExtensionPort, NameState, Registration, createNameState } from './registry'
+import { MSG_ACK, MSG_DATA, MSG_RESUME, decodeAck, decodeResume, encodeAck, encodeResume } from './wire'
+
+/** One extension on one peer: its lane and the channel of the current connection. */
+interface Slot {
+  readonly ns: NameState
+  readonly lane: Lane
+  channel: Protomux.Channel | null
+  /** The remote refused or closed the channel: sends are dropped until it opens again. */
+  refused: boolean
+}
+
+/** The channels of one peer on its current connection. */
+interface Link {
+  readonly peer: Peer
+  stream: NoiseSecretStream
+  mux: Protomux
+  readonly lanes: Map<string, Slot>
+  /** Slots with something to write (acks, data) at the end of this tick. */
+  readonly dirty: Set<Slot>
+  flushQueued: boolean
+  readonly remoteKey: () => string
+}
+
+/** A message waiting for its delivery turn. */
+interface Arrival {
+  readonly link: Link
+  readonly slot: Slot
+  readonly seq: number
+  readonly epoch: number | null
+  readonly bytes: Uint8Array
+}
+
+export interface ExtensionHubOptions {
+  maxMessageSize: number
+  onerror: (err: NetworkerError) => void
+  /** The credit window per peer and extension (default `DEFAULT_WINDOW`). */
+  window?: WindowLimits
+}
+
+/**
+ * Owns every extension channel of the networker: one Protomux channel per extension per
+ * connection, a `Lane` per extension per peer (surviving connection swaps), writes coalesced
+ * per connection at the end of the tick, and deliveries paced by a `DeliveryQueue`.
+ */
+export class ExtensionHub implements ExtensionPort {
+  private readonly names = new Map<string, NameState>()
+  private readonly links = new Map<Peer, Link>()
+  private readonly window: WindowLimits
+  private readonly deliveries = new DeliveryQueue<Arrival>(
+    (a) => this.deliver(a.link, a.slot, a.seq, a.epoch, a.bytes),
+    DELIVERY_BUDGET_MS
+  )
+  private isClosed = false
+
+  constructor(private readonly opts: ExtensionHubOptions) {
+    this.window = opts.window ?? DEFAULT_WINDOW
+  }
+
+  get closed(): boolean {
+    return this.isClosed
+  }
+
+  get maxMessageSize(): number {
+    return this.opts.maxMessageSize
+  }
+
+  /** Registers an extension; channels open on every current peer at once. */
+  register<T>(name: string, codec: Codec<T>): Extension<T> {
+    const id = nameBytes(name)
+    let ns = this.names.get(id.toString('latin1'))
+    if (ns === undefined) {
+      ns = createNameState(name, id)
+      this.names.set(ns.key, ns)
+    }
+    const registration = new Registration<T>(this, ns, codec)
+    ns.registrations.push(registration as Registration<unknown>)
+    if (ns.registrations.length === 1) for (const link of this.links.values()) this.openLane(link, ns)
+    return registration
+  }
+
+  /** A new peer: pair the protocol and open every registered extension, before it is announced. */
+  attach(peer: Peer): void {
+    const link: Link = {
+      peer,
+      stream: peer.stream,
+      mux: Protomux.from(peer.stream),
+      lanes: new Map(),
+      dirty: new Set(),
+      flushQueued: false,
+      remoteKey: () => toHex(peer.remotePublicKey)
+    }
+    this.links.set(peer, link)
+    this.wire(link)
+  }
+
+  /** The peer moved to a replacement connection: reopen its channels there and resend. */
+  swap(peer: Peer): void {
+    const link = this.links.get(peer)
+    if (link === undefined) return this.attach(peer)
+    for (const slot of link.lanes.values()) this.unlink(slot)
+    link.stream = peer.stream
+    link.mux = Protomux.from(peer.stream)
+    this.wire(link)
+  }
+
+  /** The peer is gone for good: what it has not acknowledged is lost, and reported. */
+  detach(peer: Peer): void {
+    const link = this.links.get(peer)
+    if (link === undefined) return
+    this.links.delete(peer)
+    link.mux.unpair({ protocol: EXTENSION_PROTOCOL })
+    for (const slot of link.lanes.values()) this.close(link, slot, 'the peer is gone')
+  }
+
+  /** Completes every registration; unacknowledged messages are reported. */
+  destroy(): void {
+    if (this.isClosed) return
+    this.isClosed = true
+    this.deliveries.close()
+    for (const peer of [...this.links.keys()]) this.detach(peer)
+    for (const ns of this.names.values()) for (const registration of [...ns.registrations]) registration.destroy()
+  }
+
+  unregister(registration: Registration<unknown>, ns: NameState): void {
+    const index = ns.registrations.indexOf(registration)
+    if (index === -1) return
+    ns.registrations.splice(index, 1)
+    if (ns.registrations.length > 0) return
+    this.names.delete(ns.key)
+    for (const link of this.links.values()) {
+      const slot = link.lanes.get(ns.key)
+      if (slot === undefined) continue
+      link.lanes.delete(ns.key)
+      this.close(link, slot, 'the extension was destroyed')
+    }
+    this.release(ns)
+  }
+
+  send(ns: NameState, peer: Peer, batch: readonly Uint8Array[]): boolean {
+    const link = this.links.get(peer)
+    if (link === undefined) throw errors.unknownPeer(toHex(peer.remotePublicKey))
+    return this.accept(link, ns, batch)
+  }
+
+  broadcast(ns: NameState, bytes: Uint8Array): boolean {
+    let room = true
+    for (const link of this.links.values()) room = this.accept(link, ns, [bytes]) && room
+    return room
+  }
+
+  drained(ns: NameState): Promise<void> {
+    if (this.hasRoom(ns)) return Promise.resolve()
+    return new Promise<void>((resolve) => ns.waiters.push(resolve))
+  }
+
+  report(err: NetworkerError): void {
+    this.opts.onerror(err)
+  }
+
+  private accept(link: Link, ns: NameState, batch: readonly Uint8Array[]): boolean {
+    const slot = link.lanes.get(ns.key)
+    // Not registered remotely (refused); while the connection is down a replacement may come.
+    if (slot === undefined || slot.refused || (slot.channel === null && !link.stream.destroyed)) {
+      ns.counters.dropped += batch.length
+      return true
+    }
+    for (const bytes of batch) slot.lane.accept(bytes)
+    this.schedule(link, slot)
+    return slot.lane.hasRoom
+  }
+
+  private hasRoom(ns: NameState): boolean {
+    for (const link of this.links.values()) {
+      const slot = link.lanes.get(ns.key)
+      if (slot !== undefined && !slot.lane.hasRoom) return false
+    }
+    return true
+  }
+
+  private release(ns: NameState): void {
+    if (ns.waiters.length === 0 || (this.names.get(ns.key) === ns && !this.hasRoom(ns))) return
+    for (const resolve of ns.waiters.splice(0)) resolve()
+  }
+
+  /** Writes at the end of the tick: every send of this tick in one corked batch. */
+  private schedule(link: Link, slot: Slot): void {
+    link.dirty.add(slot)
+    if (link.flushQueued) return
+    link.flushQueued = true
+    queueMicrotask(() => this.flush(link))
+  }
+
+  private flush(link: Link): void {
+    link.flushQueued = false
+    if (this.links.get(link.peer) !== link) return link.dirty.clear()
+    const { mux } = link
+    let corked = false
+    let batchBytes = 0
+    for (const slot of link.dirty) {
+      link.dirty.delete(slot)
+      const channel = slot.channel
+      if (channel === null || channel.closed) continue
+      if (!corked) mux.cork()
+      corked = true
+      const ack = slot.lane.ackDue()
+      if (ack !== null) channel.messages[MSG_ACK].send(encodeAck(ack))
+      for (let bytes = slot.lane.take(); bytes !== null; bytes = slot.lane.take()) {
+        channel.messages[MSG_DATA].send(bytes)
+        batchBytes += bytes.byteLength
+        if (batchBytes >= FLUSH_BATCH_BYTES) {
+          mux.uncork()
+          mux.cork()
+          batchBytes = 0
+        }
+      }
+    }
+    if (corked) mux.uncork()
+  }
+
+  /** Pairs the extension protocol on the link's muxer and opens every extension channel. */
+  private wire(link: Link): void {
+    const { mux } = link
+    mux.pair({ protocol: EXTENSION_PROTOCOL }, (id) => {
+      // Runs synchronously inside Protomux: it must never throw or wait.
+      if (id === null || this.links.get(link.peer) !== link || link.mux !== mux) return
+      const ns = this.names.get(Buffer.from(id).toString('latin1'))
+      if (ns !== undefined) this.openLane(link, ns)
+    })
+    for (const ns of this.names.values()) this.openLane(link, ns)
+  }
+
+  private openLane(link: Link, ns: NameState): void {
+    if (link.stream.destroyed) return
+    let slot = link.lanes.get(ns.key)
+    if (slot === undefined) {
+      slot = { ns, lane: new Lane(randomBytes(4).readUInt32LE(0), this.window, ns.counters), channel: null, refused: false }
+      link.lanes.set(ns.key, slot)
+    }
+    if (slot.channel !== null && !slot.channel.closed) return
+    const owner = slot
+    let expect = 0 // the sequence number of the next DATA on this channel
+    const channel = link.mux.createChannel({
+      protocol: EXTENSION_PROTOCOL,
+      id: ns.id,
+      unique: true,
+      messages: [
+        { encoding: c.raw, onmessage: (bytes: Uint8Array) => this.arrive(link, owner, expect++, bytes) },
+        { encoding: c.raw, onmessage: (bytes: Uint8Array) => this.acked(link, owner, bytes) },
+        {
+          encoding: c.raw,
+          onmessage: (bytes: Uint8Array) => {
+            const resume = this.decode(link, ns, bytes, decodeResume)
+            if (resume === null) return
+            expect = resume.seq
+            const missing = owner.lane.resume(resume.seq, resume.epoch)
+            if (missing > 0) this.fail(ns, errors.gap(ns.name, link.remoteKey(), missing))
+            this.schedule(link, owner) // acknowledge again what the old connection may have lost
+          }
+        }
+      ],
+      onclose: () => {
+        if (owner.channel !== channel) return
+        this.unlink(owner)
+        // The connection closed: keep the window for a replacement. The remote refused or
+        // closed the channel (it has not registered the extension, or destroyed it).
+        if (link.stream.destroyed || this.links.get(link.peer) !== link || link.lanes.get(ns.key) !== owner) return
+        owner.refused = true
+        const lost = owner.lane.drop()
+        ns.counters.dropped += lost
+        if (lost > 0 && channel !== null && channel.opened) {
+          this.opts.onerror(errors.undelivered(ns.name, link.remoteKey(), lost, 'the remote closed the extension'))
+        }
+        this.release(ns)
+      }
+    })
+    if (channel === null) return
+    slot.channel = channel
+    slot.refused = false
+    channel.open()
+    channel.messages[MSG_RESUME].send(encodeResume(slot.lane.connect(), slot.lane.epoch))
+    this.schedule(link, slot)
+  }
+
+  private unlink(slot: Slot): void {
+    slot.channel = null
+    slot.lane.disconnect()
+  }
+
+  /** Closes a slot for good; what its peer has not acknowledged is dropped and reported. */
+  private close(link: Link, slot: Slot, reason: string): void {
+    const channel = slot.channel
+    this.unlink(slot)
+    channel?.close()
+    const lost = slot.lane.drop()
+    if (lost === 0) return
+    slot.ns.counters.dropped += lost
+    this.opts.onerror(errors.undelivered(slot.ns.name, link.remoteKey(), lost, reason))
+    this.release(slot.ns)
+  }
+
+  private arrive(link: Link, slot: Slot, seq: number, bytes: Uint8Array): void {
+    if (!slot.lane.arrive(seq)) return // delivered already, on the connection this one replaced
+    slot.ns.counters.received++
+    const epoch = slot.lane.remoteEpoch
+    if (this.deliveries.canDeliverNow()) this.deliver(link, slot, seq, epoch, bytes)
+    else this.deliveries.push({ link, slot, seq, epoch, bytes })
+  }
+
+  private deliver(link: Link, slot: Slot, seq: number, epoch: number | null, bytes: Uint8Array): void {
+    if (this.links.get(link.peer) !== link || link.lanes.get(slot.ns.key) !== slot) return
+    const target = slot.ns.registrations[0]
+    if (target !== undefined) {
+      const max = this.opts.maxMessageSize
+      if (bytes.byteLength > max) target.fail(errors.tooLarge(bytes.byteLength, max, link.remoteKey()))
+      else target.deliver(bytes, link.peer, link.remoteKey)
+    }
+    slot.lane.markDelivered(seq, epoch)
+    this.schedule(link, slot)
+  }
+
+  private acked(link: Link, slot: Slot, bytes: Uint8Array): void {
+    const upTo = this.decode(link, slot.ns, bytes, decodeAck)
+    if (upTo === null) return
+    if (slot.lane.ack(upTo) === 'invalid') {
+      this.fail(slot.ns, errors.decode(slot.ns.name, link.remoteKey(), new Error(`acknowledgement ${upTo} out of range`)))
+      return
+    }
+    this.schedule(link, slot)
+    this.release(slot.ns)
+  }
+
+  private decode<R>(link: Link, ns: NameState, bytes: Uint8Array, fn: (bytes: Uint8Array) => R): R | null {
+    try {
+      return fn(bytes)
+    } catch (err) {
+      this.fail(ns, errors.decode(ns.name, link.remoteKey(), err))
+      return null
+    }
+  }
+
+  private fail(ns: NameState, err: NetworkerError): void {
+    const target = ns.registrations[0]
+    if (target !== undefined) target.fail(err)
+    else this.opts.onerror(err)
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * Hands incoming extension messages to the application without starving I/O. Within one
+ * synchronous turn (one chunk read off a connection) messages are delivered at once until
+ * `budgetMs` has passed; after that they wait, in arrival order, and are delivered in
+ * `setImmediate` batches of at most `budgetMs` each, so replication and every other socket get
+ * a turn between batches. Acknowledgements follow delivery, so a slow consumer slows its
+ * sender instead of filling the connection.
+ */
+export class DeliveryQueue<T> {
+  private items: Array<T | undefined> = []
+  private head = 0
+  private turnStart = -1
+  private immediate: ReturnType<typeof setImmediate> | null = null
+  private closed = false
+  private readonly endTurn = (): void => {
+    this.turnStart = -1
+  }
+  private readonly drainBound = (): void => this.drain()
+
+  constructor(
+    private readonly deliver: (item: T) => void,
+    private readonly budgetMs: number
+  ) {}
+
+  /** Whether a message arriving now may be delivered at once (nothing waits, budget left). */
+  canDeliverNow(): boolean {
+    if (this.closed || this.immediate !== null || this.head < this.items.length) return false
+    const now = performance.now()
+    if (this.turnStart < 0) {
+      this.turnStart = now
+      queueMicrotask(this.endTurn)
+      return true
+    }
+    return now - this.turnStart < this.budgetMs
+  }
+
+  /** Queues a message for a later turn (when `canDeliverNow()` said no). */
+  push(item: T): void {
+    if (this.closed) return
+    this.items.push(item)
+    this.immediate ??= setImmediate(this.drainBound)
+  }
+
+  close(): void {
+    this.closed = true
+    if (this.immediate !== null) clearImmediate(this.immediate)
+    this.immediate = null
+    this.items = []
+    this.head = 0
+  }
+
+  private drain(): void {
+    this.immediate = null
+    const start = performance.now()
+    while (this.head < this.items.length && !this.closed) {
+      const item = this.items[this.head] as T
+      this.items[this.head++] = undefined
+      this.deliver(item)
+      if (performance.now() - start >= this.budgetMs) break
+    }
+    if (this.head === this.items.length) {
+      this.items = []
+      this.head = 0
+    } else if (this.head >= 1024) {
+      this.items = this.items.slice(this.head)
+      this.head = 0
+    }
+    if (this.head < this.items.length && !this.closed) this.immediate = setImmediate(this.drainBound)
+  }
+}
