@@ -73,6 +73,15 @@ export class Lane {
     return this.pendingBytes
   }
 
+  /** Messages and bytes written at least once and not acknowledged (at most a window). */
+  get inFlightMessages(): number {
+    return this.inFlight
+  }
+
+  get inFlightByteCount(): number {
+    return this.inFlightBytes
+  }
+
   /** Whether more may be accepted without waiting: the window is not full. */
   get hasRoom(): boolean {
     return this.unacknowledged < this.limits.messages && this.pendingBytes < this.limits.bytes
