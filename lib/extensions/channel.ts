@@ -8,7 +8,7 @@ import type { Peer } from '../peer'
 import { toHex } from '../keys'
 import { Lane, WindowLimits } from './lane'
 import { DeliveryQueue } from './delivery'
-import { DELIVERY_BUDGET_MS, DEFAULT_WINDOW, EXTENSION_PROTOCOL, FLUSH_BATCH_BYTES, nameBytes } from './limits'
+import { ACK_DELAY_MS, DELIVERY_BUDGET_MS, DEFAULT_WINDOW, EXTENSION_PROTOCOL, FLUSH_BATCH_BYTES, nameBytes } from './limits'
 import { Extension, ExtensionPort, NameState, Registration, createNameState } from './registry'
 import { MSG_ACK, MSG_DATA, MSG_RESUME, decodeAck, decodeResume, encodeAck, encodeResume } from './wire'
 
@@ -19,6 +19,8 @@ interface Slot {
   channel: Protomux.Channel | null
   /** The remote refused or closed the channel: sends are dropped until it opens again. */
   refused: boolean
+  /** False once the peer left or the name was unregistered. */
+  alive: boolean
 }
 
 /** The channels of one peer on its current connection. */
@@ -30,6 +32,9 @@ interface Link {
   /** Slots with something to write (acks, data) at the end of this tick. */
   readonly dirty: Set<Slot>
   flushQueued: boolean
+  /** Acknowledges what was delivered but is below the ack threshold, a moment later. */
+  ackTimer: ReturnType<typeof setTimeout> | null
+  forceAcks: boolean
   readonly remoteKey: () => string
 }
 
@@ -99,6 +104,8 @@ export class ExtensionHub implements ExtensionPort {
       lanes: new Map(),
       dirty: new Set(),
       flushQueued: false,
+      ackTimer: null,
+      forceAcks: false,
       remoteKey: () => toHex(peer.remotePublicKey)
     }
     this.links.set(peer, link)
@@ -120,6 +127,7 @@ export class ExtensionHub implements ExtensionPort {
     const link = this.links.get(peer)
     if (link === undefined) return
     this.links.delete(peer)
+    if (link.ackTimer !== null) clearTimeout(link.ackTimer)
     link.mux.unpair({ protocol: EXTENSION_PROTOCOL })
     for (const slot of link.lanes.values()) this.close(link, slot, 'the peer is gone')
   }
@@ -161,7 +169,7 @@ export class ExtensionHub implements ExtensionPort {
   }
 
   drained(ns: NameState): Promise<void> {
-    if (this.hasRoom(ns)) return Promise.resolve()
+    if (this.isDrained(ns)) return Promise.resolve()
     return new Promise<void>((resolve) => ns.waiters.push(resolve))
   }
 
@@ -181,16 +189,17 @@ export class ExtensionHub implements ExtensionPort {
     return slot.lane.hasRoom
   }
 
-  private hasRoom(ns: NameState): boolean {
+  /** Every lane of the name at most half full (so a waiting sender refills in bulk). */
+  private isDrained(ns: NameState): boolean {
     for (const link of this.links.values()) {
       const slot = link.lanes.get(ns.key)
-      if (slot !== undefined && !slot.lane.hasRoom) return false
+      if (slot !== undefined && !slot.lane.drained) return false
     }
     return true
   }
 
   private release(ns: NameState): void {
-    if (ns.waiters.length === 0 || (this.names.get(ns.key) === ns && !this.hasRoom(ns))) return
+    if (ns.waiters.length === 0 || (this.names.get(ns.key) === ns && !this.isDrained(ns))) return
     for (const resolve of ns.waiters.splice(0)) resolve()
   }
 
@@ -206,20 +215,28 @@ export class ExtensionHub implements ExtensionPort {
     link.flushQueued = false
     if (this.links.get(link.peer) !== link) return link.dirty.clear()
     const { mux } = link
-    let corked = false
+    const force = link.forceAcks
+    link.forceAcks = false
+    // One message alone goes without a cork (a corked batch of one costs more).
+    let corked = link.dirty.size > 1
+    if (corked) mux.cork()
     let batchBytes = 0
+    let ackLater = false
     for (const slot of link.dirty) {
       link.dirty.delete(slot)
       const channel = slot.channel
       if (channel === null || channel.closed) continue
-      if (!corked) mux.cork()
-      corked = true
-      const ack = slot.lane.ackDue()
+      const ack = slot.lane.ackDue(force)
+      if (!corked && (ack !== null || slot.lane.manyToWrite)) {
+        mux.cork()
+        corked = true
+      }
       if (ack !== null) channel.messages[MSG_ACK].send(encodeAck(ack))
+      else if (slot.lane.ackPending) ackLater = true
       for (let bytes = slot.lane.take(); bytes !== null; bytes = slot.lane.take()) {
         channel.messages[MSG_DATA].send(bytes)
         batchBytes += bytes.byteLength
-        if (batchBytes >= FLUSH_BATCH_BYTES) {
+        if (corked && batchBytes >= FLUSH_BATCH_BYTES) {
           mux.uncork()
           mux.cork()
           batchBytes = 0
@@ -227,6 +244,14 @@ export class ExtensionHub implements ExtensionPort {
       }
     }
     if (corked) mux.uncork()
+    if (ackLater && link.ackTimer === null) {
+      link.ackTimer = setTimeout(() => {
+        link.ackTimer = null
+        link.forceAcks = true
+        for (const slot of link.lanes.values()) if (slot.lane.ackPending) this.schedule(link, slot)
+      }, ACK_DELAY_MS)
+      link.ackTimer.unref()
+    }
   }
 
   /** Pairs the extension protocol on the link's muxer and opens every extension channel. */
@@ -245,7 +270,7 @@ export class ExtensionHub implements ExtensionPort {
     if (link.stream.destroyed) return
     let slot = link.lanes.get(ns.key)
     if (slot === undefined) {
-      slot = { ns, lane: new Lane(randomBytes(4).readUInt32LE(0), this.window, ns.counters), channel: null, refused: false }
+      slot = { ns, lane: new Lane(randomBytes(4).readUInt32LE(0), this.window, ns.counters), channel: null, refused: false, alive: true }
       link.lanes.set(ns.key, slot)
     }
     if (slot.channel !== null && !slot.channel.closed) return
@@ -300,6 +325,7 @@ export class ExtensionHub implements ExtensionPort {
 
   /** Closes a slot for good; what its peer has not acknowledged is dropped and reported. */
   private close(link: Link, slot: Slot, reason: string): void {
+    slot.alive = false
     const channel = slot.channel
     this.unlink(slot)
     channel?.close()
@@ -319,14 +345,14 @@ export class ExtensionHub implements ExtensionPort {
   }
 
   private deliver(link: Link, slot: Slot, seq: number, epoch: number | null, bytes: Uint8Array): void {
-    if (this.links.get(link.peer) !== link || link.lanes.get(slot.ns.key) !== slot) return
+    if (!slot.alive) return
     const target = slot.ns.registrations[0]
     if (target !== undefined) {
       const max = this.opts.maxMessageSize
       if (bytes.byteLength > max) target.fail(errors.tooLarge(bytes.byteLength, max, link.remoteKey()))
       else target.deliver(bytes, link.peer, link.remoteKey)
     }
-    slot.lane.markDelivered(seq, epoch)
+    slot.lane.markDelivered(seq, epoch, bytes.byteLength)
     this.schedule(link, slot)
   }
 

@@ -56,6 +56,8 @@ export class Lane {
   /** Every message below this was delivered (what we acknowledge). */
   private delivered = 0
   private acknowledged = 0
+  /** Bytes delivered since the last acknowledgement. */
+  private deliveredBytes = 0
 
   constructor(
     /** Random per lane: a receiver tells a new sender session from a resumed one. */
@@ -85,6 +87,20 @@ export class Lane {
   /** Whether more may be accepted without waiting: the window is not full. */
   get hasRoom(): boolean {
     return this.unacknowledged < this.limits.messages && this.pendingBytes < this.limits.bytes
+  }
+
+  /** Whether the window is at most half full: `drained()` waits for this, so a sender refills in bulk. */
+  get drained(): boolean {
+    return this.unacknowledged <= this.limits.messages / 2 && this.pendingBytes <= this.limits.bytes / 2
+  }
+
+  /** Whether `take()` would return more than one message now (a flush of one needs no cork). */
+  get manyToWrite(): boolean {
+    if (!this.connected) return false
+    const resends = this.inFlight - this.written
+    if (resends > 1) return true
+    const fresh = Math.min(this.pending.length - this.head - this.inFlight, this.limits.messages - this.inFlight)
+    return resends + fresh > 1
   }
 
   /** Accepts a message (never refused); returns `hasRoom`. */
@@ -189,16 +205,29 @@ export class Lane {
     return true
   }
 
-  /** Message `seq` of session `epoch` reached the application. */
-  markDelivered(seq: number, epoch: number | null): void {
-    if (epoch === this.recvEpoch && seq + 1 > this.delivered) this.delivered = seq + 1
+  /** Message `seq` (of `size` bytes) of session `epoch` reached the application. */
+  markDelivered(seq: number, epoch: number | null, size = 0): void {
+    if (epoch !== this.recvEpoch || seq + 1 <= this.delivered) return
+    this.delivered = seq + 1
+    this.deliveredBytes += size
   }
 
-  /** The acknowledgement to send now, or null when the remote knows everything delivered. */
-  ackDue(): number | null {
-    if (this.delivered <= this.acknowledged) return null
+  /**
+   * The acknowledgement to send now, or null. Without `force`, only once a quarter of the
+   * window was delivered since the last one (the caller forces the rest after a short delay,
+   * so a lone message does not cost a second write).
+   */
+  ackDue(force: boolean): number | null {
+    const due = this.delivered - this.acknowledged
+    if (due <= 0 || (!force && due < this.limits.messages / 4 && this.deliveredBytes < this.limits.bytes / 4)) return null
     this.acknowledged = this.delivered
+    this.deliveredBytes = 0
     return this.delivered
+  }
+
+  /** Whether something delivered is not acknowledged yet. */
+  get ackPending(): boolean {
+    return this.delivered > this.acknowledged
   }
 
   private compact(): void {

@@ -23,10 +23,13 @@ export const MAX_NAME_BYTES = 1024
  * unacknowledged in flight. Small in bytes, so extension data never sits long ahead of
  * replication on the shared connection; a message larger than the byte window goes alone.
  */
-export const DEFAULT_WINDOW: WindowLimits = { messages: 1024, bytes: 256 * 1024 }
+export const DEFAULT_WINDOW: WindowLimits = { messages: 4096, bytes: 256 * 1024 }
 
 /** Our corked batches are cut at this size (Protomux's own limit is 8 MiB). */
 export const FLUSH_BATCH_BYTES = 1024 * 1024
+
+/** Delivered messages below a quarter window are acknowledged after this delay (ms). */
+export const ACK_DELAY_MS = 5
 
 /** Time a delivery turn may take before the rest waits for the next turn (I/O runs between). */
 export const DELIVERY_BUDGET_MS = 4

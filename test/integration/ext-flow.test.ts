@@ -1,7 +1,13 @@
 import Protomux from 'protomux'
 import c from 'compact-encoding'
 import { Subscription } from 'rxjs'
-import type { Extension } from '../../lib/extensions'
+import {
+  DEFAULT_WINDOW,
+  EXTENSION_PROTOCOL,
+  MAX_MESSAGE_SIZE_LIMIT,
+  MAX_NAME_BYTES,
+  type Extension
+} from '../../lib/extensions'
 import type { NetworkerError } from '../../lib/errors'
 import type { Peer } from '../../lib/peer'
 import type { ReactiveNetworker } from '../../lib/reactive-networker'
@@ -24,11 +30,7 @@ import {
  * transport (issue 10) and holds the fix. Real networkers on the loopback testnet.
  */
 
-// The transport's documented limits (README, "Extension flow control").
-const WINDOW_MESSAGES = 1024
-const MAX_MESSAGE_SIZE_LIMIT = 8 * 1024 * 1024 - 64 * 1024
-const MAX_NAME_BYTES = 1024
-const EXTENSION_PROTOCOL = '@basestore/networker/extension'
+const WINDOW_MESSAGES = DEFAULT_WINDOW.messages
 
 let h: Harness
 let subscriptions: Subscription
@@ -298,7 +300,7 @@ test('a peer that never acknowledges gets at most one window per connection, res
   })
   ;(silent as unknown as { joinPeer(key: Buffer): void }).joinPeer(a.publicKey as Buffer)
   const [peer] = await waitForPeers(a, 1)
-  const total = 5000
+  const total = WINDOW_MESSAGES + 2000
   for (let i = 0; i < total; i++) extA.send(numbered(i), peer)
   await until(() => perConnection[0] >= Math.min(total, WINDOW_MESSAGES), 20_000, 'the first window')
   await sleep(500)
