@@ -21,7 +21,6 @@ export type Encoding<T> = 'binary' | 'utf-8' | 'utf8' | 'json' | CompactCodec<T>
 export interface Codec<T> {
   /** The name shown on `Extension.encoding` (`'custom'` for a codec object). */
   readonly name: string
-  /** Always returns fresh bytes: the transport may hold them after the caller's buffer changed. */
   encode(value: T): Uint8Array
   decode(bytes: Uint8Array): T
 }
@@ -42,11 +41,21 @@ function fromCompact<T>(name: string, codec: CompactCodec<T>, check?: (value: T)
 }
 
 // The three named encodings are compact-encoding's whole-message (`raw`) codecs.
-const binary = fromCompact<Buffer | Uint8Array | string>('binary', c.raw.binary, (value) => {
+const rawBinary = fromCompact<Buffer | Uint8Array | string>('binary', c.raw.binary, (value) => {
   if (typeof value !== 'string' && !(value instanceof Uint8Array)) {
     throw new TypeError('binary messages must be a Buffer, Uint8Array or string')
   }
 })
+/**
+ * `c.raw.binary` encodes bytes as themselves and decodes a whole message as a view of it: for
+ * bytes in and a Buffer out, that is the identity, so those skip the copy (Protomux copies a
+ * message when it writes it; see the README on modifying a buffer after `send()`).
+ */
+const binary: Codec<Buffer | Uint8Array | string> = {
+  name: 'binary',
+  encode: (value) => (value instanceof Uint8Array ? value : rawBinary.encode(value)),
+  decode: (bytes) => (Buffer.isBuffer(bytes) ? bytes : rawBinary.decode(bytes))
+}
 const utf8 = fromCompact<string>('utf-8', c.raw.utf8, (value) => {
   if (typeof value !== 'string') throw new TypeError('utf-8 messages must be strings')
 })

@@ -8,9 +8,10 @@ import type { Peer } from '../peer'
 import { toHex } from '../keys'
 import { Lane, WindowLimits } from './lane'
 import { DeliveryQueue } from './delivery'
-import { ACK_DELAY_MS, DELIVERY_BUDGET_MS, DEFAULT_WINDOW, EXTENSION_PROTOCOL, FLUSH_BATCH_BYTES, nameBytes } from './limits'
+import { DELIVERY_BUDGET_MS, DEFAULT_WINDOW, EXTENSION_PROTOCOL, nameBytes } from './limits'
+import { LinkWriter } from './writer'
 import { Extension, ExtensionPort, NameState, Registration, createNameState } from './registry'
-import { MSG_ACK, MSG_DATA, MSG_RESUME, decodeAck, decodeResume, encodeAck, encodeResume } from './wire'
+import { MSG_RESUME, decodeAck, decodeResume, encodeResume } from './wire'
 
 /** One extension on one peer: its lane and the channel of the current connection. */
 interface Slot {
@@ -29,12 +30,7 @@ interface Link {
   stream: NoiseSecretStream
   mux: Protomux
   readonly lanes: Map<string, Slot>
-  /** Slots with something to write (acks, data) at the end of this tick. */
-  readonly dirty: Set<Slot>
-  flushQueued: boolean
-  /** Acknowledges what was delivered but is below the ack threshold, a moment later. */
-  ackTimer: ReturnType<typeof setTimeout> | null
-  forceAcks: boolean
+  readonly writer: LinkWriter
   readonly remoteKey: () => string
 }
 
@@ -97,15 +93,13 @@ export class ExtensionHub implements ExtensionPort {
 
   /** A new peer: pair the protocol and open every registered extension, before it is announced. */
   attach(peer: Peer): void {
+    const mux = Protomux.from(peer.stream)
     const link: Link = {
       peer,
       stream: peer.stream,
-      mux: Protomux.from(peer.stream),
+      mux,
       lanes: new Map(),
-      dirty: new Set(),
-      flushQueued: false,
-      ackTimer: null,
-      forceAcks: false,
+      writer: new LinkWriter(mux),
       remoteKey: () => toHex(peer.remotePublicKey)
     }
     this.links.set(peer, link)
@@ -119,6 +113,7 @@ export class ExtensionHub implements ExtensionPort {
     for (const slot of link.lanes.values()) this.unlink(slot)
     link.stream = peer.stream
     link.mux = Protomux.from(peer.stream)
+    link.writer.setMux(link.mux)
     this.wire(link)
   }
 
@@ -127,7 +122,7 @@ export class ExtensionHub implements ExtensionPort {
     const link = this.links.get(peer)
     if (link === undefined) return
     this.links.delete(peer)
-    if (link.ackTimer !== null) clearTimeout(link.ackTimer)
+    link.writer.close()
     link.mux.unpair({ protocol: EXTENSION_PROTOCOL })
     for (const slot of link.lanes.values()) this.close(link, slot, 'the peer is gone')
   }
@@ -185,7 +180,7 @@ export class ExtensionHub implements ExtensionPort {
       return true
     }
     for (const bytes of batch) slot.lane.accept(bytes)
-    this.schedule(link, slot)
+    link.writer.pump(slot)
     return slot.lane.hasRoom
   }
 
@@ -201,57 +196,6 @@ export class ExtensionHub implements ExtensionPort {
   private release(ns: NameState): void {
     if (ns.waiters.length === 0 || (this.names.get(ns.key) === ns && !this.isDrained(ns))) return
     for (const resolve of ns.waiters.splice(0)) resolve()
-  }
-
-  /** Writes at the end of the tick: every send of this tick in one corked batch. */
-  private schedule(link: Link, slot: Slot): void {
-    link.dirty.add(slot)
-    if (link.flushQueued) return
-    link.flushQueued = true
-    queueMicrotask(() => this.flush(link))
-  }
-
-  private flush(link: Link): void {
-    link.flushQueued = false
-    if (this.links.get(link.peer) !== link) return link.dirty.clear()
-    const { mux } = link
-    const force = link.forceAcks
-    link.forceAcks = false
-    // One message alone goes without a cork (a corked batch of one costs more).
-    let corked = link.dirty.size > 1
-    if (corked) mux.cork()
-    let batchBytes = 0
-    let ackLater = false
-    for (const slot of link.dirty) {
-      link.dirty.delete(slot)
-      const channel = slot.channel
-      if (channel === null || channel.closed) continue
-      const ack = slot.lane.ackDue(force)
-      if (!corked && (ack !== null || slot.lane.manyToWrite)) {
-        mux.cork()
-        corked = true
-      }
-      if (ack !== null) channel.messages[MSG_ACK].send(encodeAck(ack))
-      else if (slot.lane.ackPending) ackLater = true
-      for (let bytes = slot.lane.take(); bytes !== null; bytes = slot.lane.take()) {
-        channel.messages[MSG_DATA].send(bytes)
-        batchBytes += bytes.byteLength
-        if (corked && batchBytes >= FLUSH_BATCH_BYTES) {
-          mux.uncork()
-          mux.cork()
-          batchBytes = 0
-        }
-      }
-    }
-    if (corked) mux.uncork()
-    if (ackLater && link.ackTimer === null) {
-      link.ackTimer = setTimeout(() => {
-        link.ackTimer = null
-        link.forceAcks = true
-        for (const slot of link.lanes.values()) if (slot.lane.ackPending) this.schedule(link, slot)
-      }, ACK_DELAY_MS)
-      link.ackTimer.unref()
-    }
   }
 
   /** Pairs the extension protocol on the link's muxer and opens every extension channel. */
@@ -291,7 +235,7 @@ export class ExtensionHub implements ExtensionPort {
             expect = resume.seq
             const missing = owner.lane.resume(resume.seq, resume.epoch)
             if (missing > 0) this.fail(ns, errors.gap(ns.name, link.remoteKey(), missing))
-            this.schedule(link, owner) // acknowledge again what the old connection may have lost
+            link.writer.schedule(owner) // acknowledge again what the old connection may have lost
           }
         }
       ],
@@ -315,7 +259,7 @@ export class ExtensionHub implements ExtensionPort {
     slot.refused = false
     channel.open()
     channel.messages[MSG_RESUME].send(encodeResume(slot.lane.connect(), slot.lane.epoch))
-    this.schedule(link, slot)
+    link.writer.pump(slot) // the window again, then what waited
   }
 
   private unlink(slot: Slot): void {
@@ -353,7 +297,7 @@ export class ExtensionHub implements ExtensionPort {
       else target.deliver(bytes, link.peer, link.remoteKey)
     }
     slot.lane.markDelivered(seq, epoch, bytes.byteLength)
-    this.schedule(link, slot)
+    link.writer.schedule(slot) // the acknowledgement
   }
 
   private acked(link: Link, slot: Slot, bytes: Uint8Array): void {
@@ -363,7 +307,7 @@ export class ExtensionHub implements ExtensionPort {
       this.fail(slot.ns, errors.decode(slot.ns.name, link.remoteKey(), new Error(`acknowledgement ${upTo} out of range`)))
       return
     }
-    this.schedule(link, slot)
+    link.writer.pump(slot) // the window has room again
     this.release(slot.ns)
   }
 

@@ -1,0 +1,121 @@
+import type Protomux from 'protomux'
+import type { Lane } from './lane'
+import { ACK_DELAY_MS, FLUSH_BATCH_BYTES } from './limits'
+import { MSG_ACK, MSG_DATA, encodeAck } from './wire'
+
+/** What the writer needs of an extension on this connection. */
+export interface WriterSlot {
+  readonly lane: Lane
+  channel: Protomux.Channel | null
+}
+
+/**
+ * The writes of one peer's connection, coalesced per tick. A message is handed to Protomux as
+ * soon as its window allows (Protomux copies it then, so the caller's buffer is free for the
+ * first transmission); the first write of a tick goes out alone, and from the second one on
+ * the muxer is corked until the end of the tick (a microtask), so a burst of single `send()`s
+ * leaves as one batch. Batches are cut at `FLUSH_BATCH_BYTES`. At the end of the tick the
+ * writer also sends acknowledgements: at once from a quarter window, the rest after
+ * `ACK_DELAY_MS`, so a lone message does not cost a second write.
+ */
+export class LinkWriter {
+  private readonly dirty = new Set<WriterSlot>()
+  /** Slots whose deliveries wait for a delayed acknowledgement. */
+  private readonly lateAcks = new Set<WriterSlot>()
+  private corked: Protomux | null = null
+  private tickWrites = 0
+  private batchBytes = 0
+  private flushQueued = false
+  private ackTimer: ReturnType<typeof setTimeout> | null = null
+  private forceAcks = false
+  private closed = false
+  private readonly flushBound = (): void => this.flush()
+
+  constructor(private mux: Protomux) {}
+
+  /** The peer moved to a replacement connection. */
+  setMux(mux: Protomux): void {
+    this.uncork()
+    this.mux = mux
+  }
+
+  /** Writes what the slot's window allows now. */
+  pump(slot: WriterSlot): void {
+    const channel = slot.channel
+    if (this.closed || channel === null || channel.closed) return
+    for (let bytes = slot.lane.take(); bytes !== null; bytes = slot.lane.take()) {
+      if (this.tickWrites++ === 1) this.cork()
+      channel.messages[MSG_DATA].send(bytes)
+      if (this.corked !== null && (this.batchBytes += bytes.byteLength) >= FLUSH_BATCH_BYTES) {
+        this.uncork()
+        this.cork()
+      }
+    }
+    this.endTickSoon()
+  }
+
+  /** Acknowledge or write for this slot at the end of the tick. */
+  schedule(slot: WriterSlot): void {
+    if (this.closed) return
+    this.dirty.add(slot)
+    this.endTickSoon()
+  }
+
+  close(): void {
+    this.closed = true
+    this.dirty.clear()
+    this.lateAcks.clear()
+    if (this.ackTimer !== null) clearTimeout(this.ackTimer)
+    this.ackTimer = null
+    this.uncork()
+  }
+
+  private endTickSoon(): void {
+    if (this.flushQueued) return
+    this.flushQueued = true
+    queueMicrotask(this.flushBound)
+  }
+
+  private flush(): void {
+    const force = this.forceAcks
+    this.forceAcks = false
+    for (const slot of this.dirty) {
+      this.dirty.delete(slot)
+      const channel = slot.channel
+      if (this.closed || channel === null || channel.closed) continue
+      const ack = slot.lane.ackDue(force)
+      if (ack !== null) {
+        if (this.tickWrites++ === 1) this.cork()
+        channel.messages[MSG_ACK].send(encodeAck(ack))
+      } else if (slot.lane.ackPending) this.lateAcks.add(slot)
+      this.pump(slot) // flushQueued is still set: no new microtask
+    }
+    this.flushQueued = false
+    this.uncork()
+    this.tickWrites = 0
+    if (this.lateAcks.size > 0 && this.ackTimer === null && !this.closed) {
+      this.ackTimer = setTimeout(() => {
+        this.ackTimer = null
+        this.forceAcks = true
+        for (const slot of this.lateAcks) this.dirty.add(slot)
+        this.lateAcks.clear()
+        this.endTickSoon()
+      }, ACK_DELAY_MS)
+      this.ackTimer.unref()
+    }
+  }
+
+  private cork(): void {
+    if (this.corked !== null) return
+    this.corked = this.mux
+    this.corked.cork()
+    this.batchBytes = 0
+  }
+
+  private uncork(): void {
+    const mux = this.corked
+    if (mux === null) return
+    this.corked = null
+    mux.uncork()
+  }
+}
