@@ -1,47 +1,15 @@
 import Protomux from 'protomux'
 import c from 'compact-encoding'
-import { randomBytes } from 'crypto'
-import type NoiseSecretStream from '@hyperswarm/secret-stream'
 import { NetworkerError, errors } from '../errors'
 import type { Codec } from '../encodings'
 import type { Peer } from '../peer'
 import { toHex } from '../keys'
-import { Lane, WindowLimits } from './lane'
+import type { WindowLimits } from './lane'
 import { DeliveryQueue } from './delivery'
 import { DELIVERY_BUDGET_MS, DEFAULT_WINDOW, EXTENSION_PROTOCOL, nameBytes } from './limits'
-import { LinkWriter } from './writer'
+import { Arrival, Link, Slot, createLink, createSlot } from './link'
 import { Extension, ExtensionPort, NameState, Registration, createNameState } from './registry'
 import { MSG_RESUME, decodeAck, decodeResume, encodeResume } from './wire'
-
-/** One extension on one peer: its lane and the channel of the current connection. */
-interface Slot {
-  readonly ns: NameState
-  readonly lane: Lane
-  channel: Protomux.Channel | null
-  /** The remote refused or closed the channel: sends are dropped until it opens again. */
-  refused: boolean
-  /** False once the peer left or the name was unregistered. */
-  alive: boolean
-}
-
-/** The channels of one peer on its current connection. */
-interface Link {
-  readonly peer: Peer
-  stream: NoiseSecretStream
-  mux: Protomux
-  readonly lanes: Map<string, Slot>
-  readonly writer: LinkWriter
-  readonly remoteKey: () => string
-}
-
-/** A message waiting for its delivery turn. */
-interface Arrival {
-  readonly link: Link
-  readonly slot: Slot
-  readonly seq: number
-  readonly epoch: number | null
-  readonly bytes: Uint8Array
-}
 
 export interface ExtensionHubOptions {
   maxMessageSize: number
@@ -93,15 +61,7 @@ export class ExtensionHub implements ExtensionPort {
 
   /** A new peer: pair the protocol and open every registered extension, before it is announced. */
   attach(peer: Peer): void {
-    const mux = Protomux.from(peer.stream)
-    const link: Link = {
-      peer,
-      stream: peer.stream,
-      mux,
-      lanes: new Map(),
-      writer: new LinkWriter(mux),
-      remoteKey: () => toHex(peer.remotePublicKey)
-    }
+    const link = createLink(peer)
     this.links.set(peer, link)
     this.wire(link)
   }
@@ -214,7 +174,7 @@ export class ExtensionHub implements ExtensionPort {
     if (link.stream.destroyed) return
     let slot = link.lanes.get(ns.key)
     if (slot === undefined) {
-      slot = { ns, lane: new Lane(randomBytes(4).readUInt32LE(0), this.window, ns.counters), channel: null, refused: false, alive: true }
+      slot = createSlot(ns, this.window)
       link.lanes.set(ns.key, slot)
     }
     if (slot.channel !== null && !slot.channel.closed) return

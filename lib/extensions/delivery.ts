@@ -1,9 +1,9 @@
 /**
- * Hands incoming extension messages to the application without starving I/O. Within one
- * synchronous turn (one chunk read off a connection) messages are delivered at once until
- * `budgetMs` has passed; after that they wait, in arrival order, and are delivered in
- * `setImmediate` batches of at most `budgetMs` each, so replication and every other socket get
- * a turn between batches. Acknowledgements follow delivery, so a slow consumer slows its
+ * Hands incoming extension messages to the application without starving I/O. Messages are
+ * delivered at once as they arrive until `budgetMs` has passed since the first of them; after
+ * that they wait, in arrival order, and are delivered in `setImmediate` batches of at most
+ * `budgetMs` each, so replication and every other socket get a turn between batches. Once the
+ * queue is empty again, deliveries are immediate again. Acknowledgements follow delivery, so a slow consumer slows its
  * sender instead of filling the connection.
  */
 export class DeliveryQueue<T> {
@@ -12,9 +12,6 @@ export class DeliveryQueue<T> {
   private turnStart = -1
   private immediate: ReturnType<typeof setImmediate> | null = null
   private closed = false
-  private readonly endTurn = (): void => {
-    this.turnStart = -1
-  }
   private readonly drainBound = (): void => this.drain()
 
   constructor(
@@ -28,7 +25,6 @@ export class DeliveryQueue<T> {
     const now = performance.now()
     if (this.turnStart < 0) {
       this.turnStart = now
-      queueMicrotask(this.endTurn)
       return true
     }
     return now - this.turnStart < this.budgetMs
@@ -61,6 +57,7 @@ export class DeliveryQueue<T> {
     if (this.head === this.items.length) {
       this.items = []
       this.head = 0
+      this.turnStart = -1
     } else if (this.head >= 1024) {
       this.items = this.items.slice(this.head)
       this.head = 0
