@@ -35,6 +35,8 @@ export interface LaneCounters {
 export type AckResult = 'ok' | 'stale' | 'invalid'
 
 const RELEASED = new Uint8Array(0)
+/** Acknowledge at once from this fraction of the window (1/ACK_DIVISOR) delivered. */
+const ACK_DIVISOR = 4
 
 export class Lane {
   // Sending side. pending[head + i] has sequence number base + i.
@@ -219,7 +221,7 @@ export class Lane {
    */
   ackDue(force: boolean): number | null {
     const due = this.delivered - this.acknowledged
-    if (due <= 0 || (!force && due < this.limits.messages / 4 && this.deliveredBytes < this.limits.bytes / 4)) return null
+    if (due <= 0 || (!force && due < this.limits.messages / ACK_DIVISOR && this.deliveredBytes < this.limits.bytes / ACK_DIVISOR)) return null
     this.acknowledged = this.delivered
     this.deliveredBytes = 0
     return this.delivered

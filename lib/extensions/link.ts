@@ -16,6 +16,9 @@ export interface Slot {
   refused: boolean
   /** False once the peer left or the name was unregistered. */
   alive: boolean
+  /** Writer bookkeeping (see `WriterSlot`). */
+  scheduled: boolean
+  lateAck: boolean
 }
 
 /** The channels of one peer on its current connection. */
@@ -52,5 +55,5 @@ export function createLink(peer: Peer): Link {
 
 /** A new slot: a lane with a random epoch, no channel yet. */
 export function createSlot(ns: NameState, window: WindowLimits): Slot {
-  return { ns, lane: new Lane(randomBytes(4).readUInt32LE(0), window, ns.counters), channel: null, refused: false, alive: true }
+  return { ns, lane: new Lane(randomBytes(4).readUInt32LE(0), window, ns.counters), channel: null, refused: false, alive: true, scheduled: false, lateAck: false }
 }

@@ -7,6 +7,9 @@ import { MSG_ACK, MSG_DATA, encodeAck } from './wire'
 export interface WriterSlot {
   readonly lane: Lane
   channel: Protomux.Channel | null
+  /** Owned by the writer: the slot is in its end-of-tick list / waits for a late ack. */
+  scheduled: boolean
+  lateAck: boolean
 }
 
 /**
@@ -14,19 +17,31 @@ export interface WriterSlot {
  * soon as its window allows (Protomux copies it then, so the caller's buffer is free for the
  * first transmission); the first write of a tick goes out alone, and from the second one on
  * the muxer is corked until the end of the tick (a microtask), so a burst of single `send()`s
- * leaves as one batch. Batches are cut at `FLUSH_BATCH_BYTES`. At the end of the tick the
+ * leaves as one batch (the end of the tick is a `process.nextTick`). Batches are cut at `FLUSH_BATCH_BYTES`. At the end of the tick the
  * writer also sends acknowledgements: at once from a quarter window, the rest after
  * `ACK_DELAY_MS`, so a lone message does not cost a second write.
  */
 export class LinkWriter {
-  private readonly dirty = new Set<WriterSlot>()
+  private readonly dirty: WriterSlot[] = []
   /** Slots whose deliveries wait for a delayed acknowledgement. */
-  private readonly lateAcks = new Set<WriterSlot>()
+  private lateAcks: WriterSlot[] = []
   private corked: Protomux | null = null
   private tickWrites = 0
   private batchBytes = 0
   private flushQueued = false
+  /** Created once and re-armed with `refresh()`; `ackArmed` says whether it is pending. */
   private ackTimer: ReturnType<typeof setTimeout> | null = null
+  private ackArmed = false
+  private readonly ackBound = (): void => {
+    this.ackArmed = false
+    this.forceAcks = true
+    const late = this.lateAcks
+    this.lateAcks = []
+    for (const slot of late) {
+      slot.lateAck = false
+      this.schedule(slot)
+    }
+  }
   private forceAcks = false
   private closed = false
   private readonly flushBound = (): void => this.flush()
@@ -57,51 +72,60 @@ export class LinkWriter {
   /** Acknowledge or write for this slot at the end of the tick. */
   schedule(slot: WriterSlot): void {
     if (this.closed) return
-    this.dirty.add(slot)
+    if (!slot.scheduled) {
+      slot.scheduled = true
+      this.dirty.push(slot)
+    }
     this.endTickSoon()
   }
 
   close(): void {
     this.closed = true
-    this.dirty.clear()
-    this.lateAcks.clear()
+    for (const slot of this.dirty) slot.scheduled = false
+    for (const slot of this.lateAcks) slot.lateAck = false
+    this.dirty.length = 0
+    this.lateAcks = []
     if (this.ackTimer !== null) clearTimeout(this.ackTimer)
     this.ackTimer = null
+    this.ackArmed = false
     this.uncork()
   }
 
   private endTickSoon(): void {
     if (this.flushQueued) return
     this.flushQueued = true
-    queueMicrotask(this.flushBound)
+    process.nextTick(this.flushBound)
   }
 
   private flush(): void {
     const force = this.forceAcks
     this.forceAcks = false
-    for (const slot of this.dirty) {
-      this.dirty.delete(slot)
+    const dirty = this.dirty
+    for (let i = 0; i < dirty.length; i++) {
+      const slot = dirty[i]
+      slot.scheduled = false
       const channel = slot.channel
       if (this.closed || channel === null || channel.closed) continue
       const ack = slot.lane.ackDue(force)
       if (ack !== null) {
         if (this.tickWrites++ === 1) this.cork()
         channel.messages[MSG_ACK].send(encodeAck(ack))
-      } else if (slot.lane.ackPending) this.lateAcks.add(slot)
-      this.pump(slot) // flushQueued is still set: no new microtask
+      } else if (slot.lane.ackPending && !slot.lateAck) {
+        slot.lateAck = true
+        this.lateAcks.push(slot)
+      }
+      this.pump(slot) // flushQueued is still set: no new tick
     }
+    dirty.length = 0
     this.flushQueued = false
     this.uncork()
     this.tickWrites = 0
-    if (this.lateAcks.size > 0 && this.ackTimer === null && !this.closed) {
-      this.ackTimer = setTimeout(() => {
-        this.ackTimer = null
-        this.forceAcks = true
-        for (const slot of this.lateAcks) this.dirty.add(slot)
-        this.lateAcks.clear()
-        this.endTickSoon()
-      }, ACK_DELAY_MS)
-      this.ackTimer.unref()
+    if (this.lateAcks.length > 0 && !this.ackArmed && !this.closed) {
+      this.ackArmed = true
+      if (this.ackTimer === null) {
+        this.ackTimer = setTimeout(this.ackBound, ACK_DELAY_MS)
+        this.ackTimer.unref()
+      } else this.ackTimer.refresh()
     }
   }
 
