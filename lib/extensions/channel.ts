@@ -32,6 +32,8 @@ export class ExtensionHub implements ExtensionPort {
     DELIVERY_BUDGET_MS
   )
   private isClosed = false
+  /** A connection's tick ended: deliveries of the next one start a new turn. */
+  private readonly endTurn = (): void => this.deliveries.endTurn()
 
   constructor(private readonly opts: ExtensionHubOptions) {
     this.window = opts.window ?? DEFAULT_WINDOW
@@ -61,7 +63,7 @@ export class ExtensionHub implements ExtensionPort {
 
   /** A new peer: pair the protocol and open every registered extension, before it is announced. */
   attach(peer: Peer): void {
-    const link = createLink(peer)
+    const link = createLink(peer, this.endTurn)
     this.links.set(peer, link)
     this.wire(link)
   }
@@ -257,7 +259,7 @@ export class ExtensionHub implements ExtensionPort {
       else target.deliver(bytes, link.peer, link.remoteKey)
     }
     slot.lane.markDelivered(seq, epoch, bytes.byteLength)
-    link.writer.schedule(slot) // the acknowledgement
+    link.writer.delivered(slot) // the acknowledgement, now or a moment later
   }
 
   private acked(link: Link, slot: Slot, bytes: Uint8Array): void {

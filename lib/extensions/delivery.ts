@@ -1,6 +1,7 @@
 /**
  * Hands incoming extension messages to the application without starving I/O. Messages are
- * delivered at once as they arrive until `budgetMs` has passed since the first of them; after
+ * delivered at once as they arrive until `budgetMs` has passed since the first of them (a turn
+ * ends when the queue drains or the caller says so with `endTurn()`); after
  * that they wait, in arrival order, and are delivered in `setImmediate` batches of at most
  * `budgetMs` each, so replication and every other socket get a turn between batches. Once the
  * queue is empty again, deliveries are immediate again. Acknowledgements follow delivery, so a slow consumer slows its
@@ -28,6 +29,11 @@ export class DeliveryQueue<T> {
       return true
     }
     return now - this.turnStart < this.budgetMs
+  }
+
+  /** The synchronous run that delivered is over (nothing waits): the next one gets a fresh budget. */
+  endTurn(): void {
+    if (this.immediate === null && this.head === this.items.length) this.turnStart = -1
   }
 
   /** Queues a message for a later turn (when `canDeliverNow()` said no). */

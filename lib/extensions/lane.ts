@@ -227,6 +227,12 @@ export class Lane {
     return this.delivered
   }
 
+  /** Whether enough was delivered to acknowledge at once (a quarter window). */
+  get ackReady(): boolean {
+    const due = this.delivered - this.acknowledged
+    return due > 0 && (due >= this.limits.messages / ACK_DIVISOR || this.deliveredBytes >= this.limits.bytes / ACK_DIVISOR)
+  }
+
   /** Whether something delivered is not acknowledged yet. */
   get ackPending(): boolean {
     return this.delivered > this.acknowledged

@@ -41,14 +41,14 @@ export interface Arrival {
 }
 
 /** The link of a new peer, on its current connection. */
-export function createLink(peer: Peer): Link {
+export function createLink(peer: Peer, onTickEnd: () => void): Link {
   const mux = Protomux.from(peer.stream)
   return {
     peer,
     stream: peer.stream,
     mux,
     lanes: new Map(),
-    writer: new LinkWriter(mux),
+    writer: new LinkWriter(mux, onTickEnd),
     remoteKey: () => toHex(peer.remotePublicKey)
   }
 }

@@ -17,7 +17,7 @@ export interface WriterSlot {
  * soon as its window allows (Protomux copies it then, so the caller's buffer is free for the
  * first transmission); the first write of a tick goes out alone, and from the second one on
  * the muxer is corked until the end of the tick (a microtask), so a burst of single `send()`s
- * leaves as one batch (the end of the tick is a `process.nextTick`). Batches are cut at `FLUSH_BATCH_BYTES`. At the end of the tick the
+ * leaves as one batch (the end of the tick is a microtask). Batches are cut at `FLUSH_BATCH_BYTES`. At the end of the tick the
  * writer also sends acknowledgements: at once from a quarter window, the rest after
  * `ACK_DELAY_MS`, so a lone message does not cost a second write.
  */
@@ -46,7 +46,11 @@ export class LinkWriter {
   private closed = false
   private readonly flushBound = (): void => this.flush()
 
-  constructor(private mux: Protomux) {}
+  /** `onTickEnd` runs at the end of every tick in which this connection wrote or scheduled. */
+  constructor(
+    private mux: Protomux,
+    private readonly onTickEnd: () => void
+  ) {}
 
   /** The peer moved to a replacement connection. */
   setMux(mux: Protomux): void {
@@ -67,6 +71,15 @@ export class LinkWriter {
       }
     }
     this.endTickSoon()
+  }
+
+  /** A message of this slot was delivered: acknowledge at the end of the tick or a moment later. */
+  delivered(slot: WriterSlot): void {
+    if (slot.lane.ackReady) return this.schedule(slot)
+    if (this.closed || slot.lateAck) return
+    slot.lateAck = true
+    this.lateAcks.push(slot)
+    this.armAckTimer()
   }
 
   /** Acknowledge or write for this slot at the end of the tick. */
@@ -94,7 +107,7 @@ export class LinkWriter {
   private endTickSoon(): void {
     if (this.flushQueued) return
     this.flushQueued = true
-    process.nextTick(this.flushBound)
+    queueMicrotask(this.flushBound)
   }
 
   private flush(): void {
@@ -120,13 +133,17 @@ export class LinkWriter {
     this.flushQueued = false
     this.uncork()
     this.tickWrites = 0
-    if (this.lateAcks.length > 0 && !this.ackArmed && !this.closed) {
-      this.ackArmed = true
-      if (this.ackTimer === null) {
-        this.ackTimer = setTimeout(this.ackBound, ACK_DELAY_MS)
-        this.ackTimer.unref()
-      } else this.ackTimer.refresh()
-    }
+    if (this.lateAcks.length > 0) this.armAckTimer()
+    this.onTickEnd()
+  }
+
+  private armAckTimer(): void {
+    if (this.ackArmed || this.closed) return
+    this.ackArmed = true
+    if (this.ackTimer === null) {
+      this.ackTimer = setTimeout(this.ackBound, ACK_DELAY_MS)
+      this.ackTimer.unref()
+    } else this.ackTimer.refresh()
   }
 
   private cork(): void {

@@ -140,6 +140,7 @@ test('a 3,000-message sendMany burst across a forced connection swap: 0 lost, 0 
       failures.push(`round ${round}: dropped ${result.dropped}, errors ${result.errors.map((e) => e.code).join(',')}`)
     }
   }
+  console.log(`ext-flow burst: 3 rounds, ${swaps} swaps, failures: ${JSON.stringify(failures)}`)
   expect(failures).toEqual([])
   expect(swaps).toBeGreaterThan(0) // the rounds really crossed
 }, 120_000)
@@ -169,6 +170,7 @@ test('coalesced single sends across tick boundaries and a swap: every message on
       }
     })
   }
+  console.log(`ext-flow coalesced: 3 rounds, ${swaps} swaps, failures: ${JSON.stringify(failures)}`)
   expect(failures).toEqual([])
   expect(swaps).toBeGreaterThan(0)
 }, 120_000)
