@@ -36,7 +36,7 @@ export type AckResult = 'ok' | 'stale' | 'invalid'
 
 const RELEASED = new Uint8Array(0)
 /** Acknowledge at once from this fraction of the window (1/ACK_DIVISOR) delivered. */
-const ACK_DIVISOR = 4
+const ACK_DIVISOR = 8
 
 export class Lane {
   // Sending side. pending[head + i] has sequence number base + i.
@@ -93,7 +93,7 @@ export class Lane {
 
   /** Whether the window is at most half full: `drained()` waits for this, so a sender refills in bulk. */
   get drained(): boolean {
-    return this.unacknowledged <= this.limits.messages / 2 && this.pendingBytes <= this.limits.bytes / 2
+    return this.unacknowledged <= (this.limits.messages * 3) / 4 && this.pendingBytes <= (this.limits.bytes * 3) / 4
   }
 
   /** Whether `take()` would return more than one message now (a flush of one needs no cork). */
