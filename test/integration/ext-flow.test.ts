@@ -118,17 +118,19 @@ async function crossedRound(
   return { got, swaps, errors, dropped }
 }
 
-test('a 3,000-message sendMany burst across a forced connection swap: 0 lost, 0 duplicates, in order, on both sides', async () => {
-  const count = 3000
+/**
+ * Three crossed rounds of `crossedRound`; resolves with every round and side that lost,
+ * duplicated or reordered a message (or dropped or reported anything), and the swaps seen.
+ */
+async function crossedRounds(
+  label: string,
+  count: number,
+  send: (ext: Extension<Buffer>, peer: Peer) => void
+): Promise<{ failures: string[]; swaps: number }> {
   const failures: string[] = []
   let swaps = 0
   for (let round = 0; round < 3; round++) {
-    const result = await crossedRound(count, (ext, peer) => {
-      ext.sendMany(
-        Array.from({ length: count }, (_, i) => numbered(i)),
-        peer
-      )
-    })
+    const result = await crossedRound(count, send)
     swaps += result.swaps
     result.got.forEach((got, side) => {
       const check = inOrder(got, count)
@@ -140,37 +142,36 @@ test('a 3,000-message sendMany burst across a forced connection swap: 0 lost, 0 
       failures.push(`round ${round}: dropped ${result.dropped}, errors ${result.errors.map((e) => e.code).join(',')}`)
     }
   }
-  console.log(`ext-flow burst: 3 rounds, ${swaps} swaps, failures: ${JSON.stringify(failures)}`)
+  console.log(`ext-flow ${label}: 3 rounds, ${swaps} swaps, failures: ${JSON.stringify(failures)}`)
+  return { failures, swaps }
+}
+
+test('a 3,000-message sendMany burst across a forced connection swap: 0 lost, 0 duplicates, in order, on both sides', async () => {
+  const count = 3000
+  const { failures, swaps } = await crossedRounds('burst', count, (ext, peer) => {
+    ext.sendMany(
+      Array.from({ length: count }, (_, i) => numbered(i)),
+      peer
+    )
+  })
   expect(failures).toEqual([])
   expect(swaps).toBeGreaterThan(0) // the rounds really crossed
 }, 120_000)
 
 test('coalesced single sends across tick boundaries and a swap: every message once, in order', async () => {
   const count = 3000
-  const failures: string[] = []
-  let swaps = 0
-  for (let round = 0; round < 3; round++) {
-    const result = await crossedRound(count, (ext, peer) => {
-      // 1,000 in the add handler's tick, then 20 more ticks of 100: some before the swap,
-      // some during it, some after.
-      let next = 0
-      for (; next < 1000; next++) ext.send(numbered(next), peer)
-      const more = (): void => {
-        if (ext.destroyed) return
-        for (let i = 0; i < 100 && next < count; i++, next++) ext.send(numbered(next), peer)
-        if (next < count) setTimeout(more, 2)
-      }
-      setImmediate(more)
-    })
-    swaps += result.swaps
-    result.got.forEach((got, side) => {
-      const check = inOrder(got, count)
-      if (check.lost + check.duplicates + check.outOfOrder > 0) {
-        failures.push(`round ${round} side ${side}: ${JSON.stringify(check)}`)
-      }
-    })
-  }
-  console.log(`ext-flow coalesced: 3 rounds, ${swaps} swaps, failures: ${JSON.stringify(failures)}`)
+  const { failures, swaps } = await crossedRounds('coalesced', count, (ext, peer) => {
+    // 1,000 in the add handler's tick, then 20 more ticks of 100: some before the swap,
+    // some during it, some after.
+    let next = 0
+    for (; next < 1000; next++) ext.send(numbered(next), peer)
+    const more = (): void => {
+      if (ext.destroyed) return
+      for (let i = 0; i < 100 && next < count; i++, next++) ext.send(numbered(next), peer)
+      if (next < count) setTimeout(more, 2)
+    }
+    setImmediate(more)
+  })
   expect(failures).toEqual([])
   expect(swaps).toBeGreaterThan(0)
 }, 120_000)
