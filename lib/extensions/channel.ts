@@ -146,7 +146,7 @@ export class ExtensionHub implements ExtensionPort {
     return slot.lane.hasRoom
   }
 
-  /** Every lane of the name at most half full (so a waiting sender refills in bulk). */
+  /** Every lane of the name at most three quarters full (so a waiting sender refills in bulk). */
   private isDrained(ns: NameState): boolean {
     for (const link of this.links.values()) {
       const slot = link.lanes.get(ns.key)

@@ -91,7 +91,7 @@ export class Lane {
     return this.unacknowledged < this.limits.messages && this.pendingBytes < this.limits.bytes
   }
 
-  /** Whether the window is at most half full: `drained()` waits for this, so a sender refills in bulk. */
+  /** Whether the window is at most three quarters full: `drained()` waits for this, so a sender refills in bulk. */
   get drained(): boolean {
     return this.unacknowledged <= (this.limits.messages * 3) / 4 && this.pendingBytes <= (this.limits.bytes * 3) / 4
   }
