@@ -215,7 +215,7 @@ export class Lane {
   }
 
   /**
-   * The acknowledgement to send now, or null. Without `force`, only once a quarter of the
+   * The acknowledgement to send now, or null. Without `force`, only once an eighth of the
    * window was delivered since the last one (the caller forces the rest after a short delay,
    * so a lone message does not cost a second write).
    */
@@ -227,7 +227,7 @@ export class Lane {
     return this.delivered
   }
 
-  /** Whether enough was delivered to acknowledge at once (a quarter window). */
+  /** Whether enough was delivered to acknowledge at once (an eighth of the window). */
   get ackReady(): boolean {
     const due = this.delivered - this.acknowledged
     return due > 0 && (due >= this.limits.messages / ACK_DIVISOR || this.deliveredBytes >= this.limits.bytes / ACK_DIVISOR)

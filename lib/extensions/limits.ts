@@ -28,7 +28,7 @@ export const DEFAULT_WINDOW: WindowLimits = { messages: 4096, bytes: 256 * 1024 
 /** Our corked batches are cut at this size (Protomux's own limit is 8 MiB). */
 export const FLUSH_BATCH_BYTES = 1024 * 1024
 
-/** Delivered messages below a quarter window are acknowledged after this delay (ms). */
+/** Delivered messages below an eighth of the window are acknowledged after this delay (ms). */
 export const ACK_DELAY_MS = 5
 
 /** Time a delivery turn may take before the rest waits for the next turn (I/O runs between). */

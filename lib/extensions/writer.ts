@@ -18,7 +18,7 @@ export interface WriterSlot {
  * first transmission); the first write of a tick goes out alone, and from the second one on
  * the muxer is corked until the end of the tick (a microtask), so a burst of single `send()`s
  * leaves as one batch (the end of the tick is a microtask). Batches are cut at `FLUSH_BATCH_BYTES`. At the end of the tick the
- * writer also sends acknowledgements: at once from a quarter window, the rest after
+ * writer also sends acknowledgements: at once from an eighth of the window, the rest after
  * `ACK_DELAY_MS`, so a lone message does not cost a second write.
  */
 export class LinkWriter {
