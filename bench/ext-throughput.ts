@@ -19,7 +19,9 @@ const BATCH = 64
  * Extension throughput: 64-byte messages one way for a fixed time, as fast as the connection
  * takes them (a sender waits for `'drain'` whenever a write reports a full buffer), against a raw
  * Protomux channel on a bare Hyperswarm connection. Two modes: one message per call
- * (`ext.send` vs `message.send`) and batches of 64 (`ext.sendMany` vs `mux.cork()` … `uncork()`).
+ * (`ext.send`, which the library coalesces per tick, vs an uncorked `message.send`; goal ≥ 2×)
+ * and batches of 64 (`ext.sendMany` vs `mux.cork()` … `uncork()`; goal ≥ 0.9×). Ours honours
+ * its credit window (`send()` false → `drained()`); raw waits for the stream's `'drain'`.
  * The rate is messages sent / time until the last one arrived; every message must arrive.
  */
 export async function extThroughput(opts: ScenarioOptions = {}): Promise<ScenarioResult> {
@@ -76,12 +78,12 @@ export async function extThroughput(opts: ScenarioOptions = {}): Promise<Scenari
       metrics: [
         metric({
           key: 'single',
-          label: 'one message per call',
+          label: 'one message per send() (coalesced per tick) vs raw uncorked sends',
           unit: 'msg/s',
           better: 'higher',
           ours: single.ours,
           raw: single.raw,
-          target: { op: '>=', value: 0.9, on: 'ratio' }
+          target: { op: '>=', value: 2, on: 'ratio' }
         }),
         metric({
           key: 'batched',

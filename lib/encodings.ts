@@ -25,35 +25,43 @@ export interface Codec<T> {
   decode(bytes: Uint8Array): T
 }
 
-const binary: Codec<Buffer> = {
-  name: 'binary',
-  encode: (value) => {
-    if (typeof value === 'string') return Buffer.from(value)
-    if (value instanceof Uint8Array) return value
+/**
+ * A compact-encoding codec as a whole-message codec. `check` runs before encoding, so a value
+ * of the wrong type is an error, not a malformed message.
+ */
+function fromCompact<T>(name: string, codec: CompactCodec<T>, check?: (value: T) => void): Codec<T> {
+  return {
+    name,
+    encode: (value) => {
+      check?.(value)
+      return c.encode(codec, value)
+    },
+    decode: (bytes) => c.decode(codec, bytes)
+  }
+}
+
+// The three named encodings are compact-encoding's whole-message (`raw`) codecs.
+const rawBinary = fromCompact<Buffer | Uint8Array | string>('binary', c.raw.binary, (value) => {
+  if (typeof value !== 'string' && !(value instanceof Uint8Array)) {
     throw new TypeError('binary messages must be a Buffer, Uint8Array or string')
-  },
-  // Protomux hands over Buffers already: wrap only what is not one.
-  decode: (bytes) => (Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength))
+  }
+})
+/**
+ * `c.raw.binary` encodes bytes as themselves and decodes a whole message as a view of it: for
+ * bytes in and a Buffer out, that is the identity, so those skip the copy (Protomux copies a
+ * message when it writes it; see the README on modifying a buffer after `send()`).
+ */
+const binary: Codec<Buffer | Uint8Array | string> = {
+  name: 'binary',
+  encode: (value) => (value instanceof Uint8Array ? value : rawBinary.encode(value)),
+  decode: (bytes) => (Buffer.isBuffer(bytes) ? bytes : rawBinary.decode(bytes))
 }
-
-const utf8: Codec<string> = {
-  name: 'utf-8',
-  encode: (value) => {
-    if (typeof value !== 'string') throw new TypeError('utf-8 messages must be strings')
-    return Buffer.from(value, 'utf-8')
-  },
-  decode: (bytes) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf-8')
-}
-
-const json: Codec<unknown> = {
-  name: 'json',
-  encode: (value) => {
-    const text = JSON.stringify(value)
-    if (text === undefined) throw new TypeError('json messages must be JSON-serializable')
-    return Buffer.from(text)
-  },
-  decode: (bytes) => JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf-8'))
-}
+const utf8 = fromCompact<string>('utf-8', c.raw.utf8, (value) => {
+  if (typeof value !== 'string') throw new TypeError('utf-8 messages must be strings')
+})
+const json = fromCompact<unknown>('json', c.raw.json, (value) => {
+  if (JSON.stringify(value) === undefined) throw new TypeError('json messages must be JSON-serializable')
+})
 
 function isCompact<T>(codec: object): codec is CompactCodec<T> {
   const candidate = codec as Partial<CompactCodec<T>>
@@ -75,14 +83,7 @@ export function resolveEncoding<T>(encoding: unknown): Codec<T> {
   if (encoding === 'utf-8' || encoding === 'utf8') return utf8 as unknown as Codec<T>
   if (encoding === 'json') return json as Codec<T>
   if (typeof encoding === 'object') {
-    if (isCompact<T>(encoding)) {
-      const codec = encoding
-      return {
-        name: 'custom',
-        encode: (value) => c.encode(codec, value),
-        decode: (bytes) => c.decode(codec, bytes)
-      }
-    }
+    if (isCompact<T>(encoding)) return fromCompact('custom', encoding)
     if (isValueCodec<T>(encoding)) {
       const codec = encoding
       return {

@@ -8,7 +8,10 @@ export const ErrorCodes = {
   ERR_INVALID_OPTION: 'ERR_INVALID_OPTION',
   /** An extension encoding name is unknown, or a codec lacks encode/decode. */
   ERR_INVALID_ENCODING: 'ERR_INVALID_ENCODING',
-  /** An extension name is empty or not a string. */
+  /**
+   * An extension name is empty, not a string, longer than 1,024 bytes in UTF-8, or not
+   * well-formed Unicode (a lone surrogate: two such names would share one channel).
+   */
   ERR_INVALID_NAME: 'ERR_INVALID_NAME',
   /** A message is larger than `maxMessageSize` (outgoing: thrown; incoming: on `errors$`). */
   ERR_MESSAGE_TOO_LARGE: 'ERR_MESSAGE_TOO_LARGE',
@@ -18,6 +21,14 @@ export const ErrorCodes = {
   ERR_UNKNOWN_PEER: 'ERR_UNKNOWN_PEER',
   /** The extension was destroyed. */
   ERR_EXTENSION_DESTROYED: 'ERR_EXTENSION_DESTROYED',
+  /**
+   * Accepted extension messages were not (or not provably) delivered: their peer is gone for
+   * good, the extension or the networker was destroyed, or the remote closed the extension.
+   * Counted in `stats.dropped`.
+   */
+  ERR_UNDELIVERED: 'ERR_UNDELIVERED',
+  /** A remote resumed an extension lane past messages this side never received (a gap). */
+  ERR_MESSAGE_GAP: 'ERR_MESSAGE_GAP',
   /** A remote message could not be decoded with the extension's encoding. */
   ERR_DECODE: 'ERR_DECODE',
   /** A message could not be encoded with the extension's encoding. */
@@ -68,8 +79,20 @@ export const errors = {
       ErrorCodes.ERR_INVALID_ENCODING,
       `Unknown encoding ${describe(got)}: use 'binary', 'utf-8', 'json' or a codec with encode/decode`
     ),
-  invalidName: (got: unknown) =>
-    make(ErrorCodes.ERR_INVALID_NAME, `An extension name must be a non-empty string, got ${describe(got)}`),
+  invalidName: (got: unknown, why = 'a non-empty string') =>
+    make(ErrorCodes.ERR_INVALID_NAME, `An extension name must be ${why}, got ${describe(got)}`),
+  undelivered: (name: string, remoteKey: string, count: number, reason: string) =>
+    make(
+      ErrorCodes.ERR_UNDELIVERED,
+      `Extension "${name}": ${count} message(s) to ${remoteKey.slice(0, 12)}… not acknowledged: ${reason}`,
+      { remoteKey }
+    ),
+  gap: (name: string, remoteKey: string, missing: number) =>
+    make(
+      ErrorCodes.ERR_MESSAGE_GAP,
+      `Extension "${name}": ${missing} message(s) from ${remoteKey.slice(0, 12)}… were skipped by the remote`,
+      { remoteKey }
+    ),
   tooLarge: (size: number, max: number, remoteKey: string | null = null) =>
     make(ErrorCodes.ERR_MESSAGE_TOO_LARGE, `Message of ${size} bytes exceeds maxMessageSize (${max})`, { remoteKey }),
   invalidPeer: (got: unknown) => make(ErrorCodes.ERR_INVALID_PEER, `send() needs a Peer, got ${describe(got)}`),

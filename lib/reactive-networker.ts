@@ -31,7 +31,8 @@ import { NetworkerError, errors } from './errors'
 import { toDiscoveryKey, toHex } from './keys'
 import { createSwarmSource, SwarmSource } from './swarm-source'
 import { Topics, notJoined } from './topics'
-import { ExtensionHub, Extension, ExtensionMessage, DEFAULT_MAX_MESSAGE_SIZE } from './extensions'
+import { ExtensionHub, Extension, ExtensionMessage, DEFAULT_MAX_MESSAGE_SIZE, MAX_MESSAGE_SIZE_LIMIT } from './extensions'
+import { guardConnection } from './keepalive'
 import { Encoding, resolveEncoding } from './encodings'
 import type { Peer } from './peer'
 import { PeerRecord } from './peer-record'
@@ -69,7 +70,10 @@ export interface NetworkerOptions {
    * Hyperswarm's default.
    */
   timeout?: number
-  /** Largest extension message, in bytes, sent or accepted. Default 4 MiB. */
+  /**
+   * Largest extension message, in bytes, sent or accepted. Default 4 MiB; at most
+   * `MAX_MESSAGE_SIZE_LIMIT` (8 MiB − 64 KiB), what the transport carries in one frame.
+   */
   maxMessageSize?: number
   /**
    * Called for every new connection before it is replicated or announced; call `done()` to
@@ -194,8 +198,7 @@ export class ReactiveNetworker implements NetworkerStreams {
     this.opts = { ...opts }
     this.hub = new ExtensionHub({
       maxMessageSize: opts.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
-      timeout: opts.timeout ?? 0,
-      onerror: (err) => this.errorsSubject.next(err)
+      onerror: (err) => this.report(err)
     })
     this.subscriptions.add(this.peerEventsSubject.pipe(peerSet({ emitInitial: false })).subscribe(this.peersSubject))
   }
@@ -302,7 +305,6 @@ export class ReactiveNetworker implements NetworkerStreams {
   registerExtension<T>(name: string, opts: { encoding: Encoding<T> }): Extension<T>
   registerExtension<T>(name: string, opts: { encoding?: Encoding<T> } = {}): Extension<T> {
     if (this.closing) throw errors.closed('registerExtension')
-    if (typeof name !== 'string' || name.length === 0) throw errors.invalidName(name)
     if (opts === null || typeof opts !== 'object') throw errors.invalidOption('opts', 'an object', opts)
     return this.hub.register(name, resolveEncoding<T>(opts.encoding))
   }
@@ -347,7 +349,7 @@ export class ReactiveNetworker implements NetworkerStreams {
     } else if (this.opts.dht) {
       await this.opts.dht.destroy().catch(() => {})
     }
-    this.hub.close()
+    this.hub.destroy()
     await this.configStore?.close().catch(() => {})
     this.subscriptions.unsubscribe()
     this.peerEventsSubject.complete()
@@ -401,7 +403,9 @@ export class ReactiveNetworker implements NetworkerStreams {
           // Keep-alive and idle time-out belong to every connection from its first moment, so
           // a half-open or mute one times out even before (or without) becoming a peer.
           tap((event) => {
-            if (event.type === 'open') this.hub.guard(event.connection)
+            if (event.type === 'open') {
+              guardConnection(event.connection, { timeout: this.opts.timeout ?? 0, onerror: (err) => this.report(err) })
+            }
           }),
           mergeMap((event) => this.authenticate(event)),
           dedupeConnections<NoiseSecretStream>({
@@ -599,6 +603,9 @@ function validateOptions(opts: NetworkerOptions): void {
   }
   positive('timeout')
   positive('maxMessageSize')
+  if (opts.maxMessageSize !== undefined && opts.maxMessageSize > MAX_MESSAGE_SIZE_LIMIT) {
+    throw errors.invalidOption('maxMessageSize', `at most ${MAX_MESSAGE_SIZE_LIMIT} bytes (the transport's frame limit)`, opts.maxMessageSize)
+  }
   positive('dedupeGraceTime')
   positive('maxPeers')
   if (opts.keyPair !== undefined) {

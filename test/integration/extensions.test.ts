@@ -394,6 +394,22 @@ test('sendMany delivers every message, in order; drained() resolves', async () =
   await until(() => gotBulk.length === sent, 20_000, 'every bulk message')
 })
 
+test('coalesced sends: a buffer changed right after send() (window open) still arrives as it was sent', async () => {
+  const a = h.networker()
+  const b = h.networker()
+  const extA = a.registerExtension('snapshot', { encoding: 'binary' })
+  const got = collect(b, b.registerExtension('snapshot', { encoding: 'binary' }))
+  const { atAnnouncer: bAtA } = await connect(a, b)
+  const buf = Buffer.from('first')
+  extA.send(buf, bAtA) // the tick's first write goes out alone
+  buf.write('xxxxx')
+  const second = Buffer.from('second')
+  extA.send(second, bAtA) // the rest of the tick is corked
+  second.write('yyyyyy')
+  await until(() => got.length === 2)
+  expect(got.map((m) => m.message.toString())).toEqual(['first', 'second'])
+})
+
 test('messages to a peer that never registered the extension are dropped and counted, not an error', async () => {
   const a = h.networker()
   const b = h.networker()

@@ -1,0 +1,60 @@
+import Protomux from 'protomux'
+import { randomBytes } from 'crypto'
+import type NoiseSecretStream from '@hyperswarm/secret-stream'
+import type { Peer } from '../peer'
+import type { PeerRecord } from '../peer-record'
+import { toHex } from '../keys'
+import { Lane, WindowLimits } from './lane'
+import type { NameState } from './registry'
+import { LinkWriter } from './writer'
+
+/** One extension on one peer: its lane and the channel of the current connection. */
+export interface Slot {
+  readonly ns: NameState
+  readonly lane: Lane
+  channel: Protomux.Channel | null
+  /** The remote refused or closed the channel: sends are dropped until it opens again. */
+  refused: boolean
+  /** False once the peer left or the name was unregistered. */
+  alive: boolean
+  /** Writer bookkeeping (see `WriterSlot`). */
+  scheduled: boolean
+  lateAck: boolean
+}
+
+/** The channels of one peer on its current connection. */
+export interface Link {
+  readonly peer: Peer
+  stream: NoiseSecretStream
+  mux: Protomux
+  readonly lanes: Map<string, Slot>
+  readonly writer: LinkWriter
+  readonly remoteKey: () => string
+}
+
+/** A message waiting for its delivery turn. */
+export interface Arrival {
+  readonly link: Link
+  readonly slot: Slot
+  readonly seq: number
+  readonly epoch: number | null
+  readonly bytes: Uint8Array
+}
+
+/** The link of a new peer, on its current connection. */
+export function createLink(peer: PeerRecord, onTickEnd: () => void): Link {
+  const mux = Protomux.from(peer.stream)
+  return {
+    peer,
+    stream: peer.stream,
+    mux,
+    lanes: new Map(),
+    writer: new LinkWriter(mux, onTickEnd),
+    remoteKey: () => toHex(peer.remotePublicKey)
+  }
+}
+
+/** A new slot: a lane with a random epoch, no channel yet. */
+export function createSlot(ns: NameState, window: WindowLimits): Slot {
+  return { ns, lane: new Lane(randomBytes(4).readUInt32LE(0), window, ns.counters), channel: null, refused: false, alive: true, scheduled: false, lateAck: false }
+}
