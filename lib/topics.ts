@@ -228,7 +228,12 @@ export class Topics {
     // With peers, only watch (at the first backoff) for the topic to become empty.
     const eager = (): boolean => entry.relookups < EAGER_RELOOKUPS || entry.foundMore
     const watching = !eager() && this.opts.source.hasPeersFor(entry.key)
-    const delay = watching ? backoff[0] : backoff[Math.min(entry.relookups, backoff.length - 1)]
+    // A peer that joined at the same instant announced while our first lookup ran: once our own
+    // announce has completed, look again at once (no timer), so simultaneous joiners meet within
+    // one lookup. Only the first lookup after a join, only an announcing one, and only when it
+    // found nobody.
+    const meetSimultaneous = entry.relookups === 0 && options.server && entry.found === 0
+    const delay = meetSimultaneous ? 0 : watching ? backoff[0] : backoff[Math.min(entry.relookups, backoff.length - 1)]
     entry.relookup = scheduler.schedule(() => {
       entry.relookup = null
       if (this.closed || entry.session === null) return
