@@ -11,6 +11,7 @@ import fs from 'fs'
 import path from 'path'
 import type { Metric, ScenarioOptions, ScenarioResult } from './common'
 import { discovery } from './discovery'
+import { simultaneous } from './simultaneous'
 import { replication } from './replication'
 import { extThroughput } from './ext-throughput'
 import { extLatency } from './ext-latency'
@@ -22,6 +23,7 @@ import { BenchFile, machine, updateDocument } from './report'
 /** Every scenario, in run order. */
 export const SCENARIOS: ReadonlyArray<readonly [string, (opts: RunOptions) => Promise<ScenarioResult>]> = [
   ['discovery', discovery],
+  ['simultaneous', simultaneous],
   ['replication', replication],
   ['ext-throughput', extThroughput],
   ['ext-latency', extLatency],
