@@ -18,7 +18,15 @@ import {
   EMPTY,
   catchError,
   finalize,
-  tap
+  tap,
+  defer,
+  filter,
+  first,
+  ignoreElements,
+  skipWhile,
+  takeUntil,
+  takeWhile,
+  timer
 } from 'rxjs'
 import { dedupeConnections } from '../operators/dedupeConnections'
 import { peerSet } from '../operators/peerSet'
@@ -35,10 +43,20 @@ import { PeerRecord } from './peer-record'
 import { ConfigStore, RememberedConfig } from './config-store'
 import type { NetworkerPeerEvent, NetworkerStreams } from './streams'
 export type { NetworkerPeerEvent } from './streams'
-import type { CorestoreLike, DhtNodeLike, KeyPairLike } from './stack-types'
+import type { CorestoreLike, DhtNodeLike, KeyPairLike, SwarmLike } from './stack-types'
+import type { PeerStream } from './peer'
+import { findingPeersFor, replicationOpened } from './core-replication'
 
 /** The name under which the default Noise key pair is derived from the store. */
 export const KEY_PAIR_NAME = '@basestore/networker'
+
+/** Default bound (ms) on waiting, before a topic counts as flushed, for its peers to open the core's replication. */
+export const DEFAULT_REPLICATION_WAIT = 5000
+/** How often (ms) that wait looks at the core's peers. */
+const REPLICATION_POLL_MS = 10
+
+/** Where a networker is in its life: `listen()` resolved, `close()` called, `close()` done. */
+export type NetworkerState = 'idle' | 'listening' | 'closing' | 'closed'
 
 /** Options of `new ReactiveNetworker(store, opts)`: every Hyperswarm option, plus ours. */
 export interface NetworkerOptions {
@@ -79,6 +97,14 @@ export interface NetworkerOptions {
   relookupBackoff?: readonly number[]
   /** Scheduler for dedup grace and relookup timers (tests). Default `asyncScheduler`. */
   scheduler?: SchedulerLike
+  /** Restore remembered configurations on `listen()`. Default true. */
+  restore?: boolean
+  /**
+   * ms a topic whose discovery key belongs to a core open in the store waits, once discovery is
+   * flushed, for each peer found through it to open that core's replication session (so
+   * `core.peers` holds them) before it counts as flushed. Default 5000; 0 does not wait.
+   */
+  replicationWait?: number
 }
 
 /** What `configure` takes. */
@@ -122,6 +148,11 @@ export class ReactiveNetworker implements NetworkerStreams {
   private readonly peersSubject = new BehaviorSubject<readonly Peer[]>([])
   private readonly errorsSubject = new Subject<NetworkerError>()
   private readonly topicsSubject = new BehaviorSubject<ReadonlyMap<string, TopicState>>(new Map())
+  private readonly connectionsSubject = new Subject<ConnectionEvent<PeerStream>>()
+  private resolvedKeyPair: KeyPairLike | null = null
+  private keyPairLoad: Promise<KeyPairLike> | null = null
+  private hasListened = false
+  private hasClosed = false
   private readonly peersByKey = new Map<string, PeerRecord>()
   private readonly subscriptions = new Subscription()
   private readonly hub: ExtensionHub
@@ -148,6 +179,11 @@ export class ReactiveNetworker implements NetworkerStreams {
   readonly topics$: Observable<ReadonlyMap<string, TopicState>> = this.topicsSubject.asObservable()
   /** Hot, no replay: operational errors (bad remote messages, replication, discovery). Completes on close. */
   readonly errors$: Observable<NetworkerError> = this.errorsSubject.asObservable()
+  /**
+   * Hot, no replay: every raw connection's `open` and `close`, before admission and dedup (so a
+   * duplicate Hyperswarm resolves shows as an open and a close). Completes on close.
+   */
+  readonly connections$: Observable<ConnectionEvent<PeerStream>> = this.connectionsSubject.asObservable()
 
   constructor(store: CorestoreLike, opts: NetworkerOptions = {}) {
     if (store === null || typeof store !== 'object' || typeof store.replicate !== 'function') {
@@ -173,6 +209,39 @@ export class ReactiveNetworker implements NetworkerStreams {
   /** True once `close()` was called. */
   get closed(): boolean {
     return this.closing !== null
+  }
+
+  /** The Noise key pair of every connection: the one passed in at once, the store-derived one once derived. */
+  get keyPair(): KeyPairLike | null {
+    return this.opts.keyPair ?? this.resolvedKeyPair
+  }
+
+  /** Derives the default key pair from the store now (memoized); `listen()` does it too. */
+  loadKeyPair(): Promise<KeyPairLike> {
+    this.keyPairLoad ??= (async () => {
+      if (this.opts.keyPair) return this.opts.keyPair
+      await this.store.ready()
+      this.resolvedKeyPair = await this.store.createKeyPair(KEY_PAIR_NAME)
+      return this.resolvedKeyPair
+    })()
+    return this.keyPairLoad
+  }
+
+  /** The Hyperswarm 4 instance, once listening or configuring (else null). */
+  get hyperswarm(): SwarmLike | null {
+    return this.swarm
+  }
+
+  /** True once `listen()` has resolved (and still after close, as Holepunch's `opened`). */
+  get opened(): boolean {
+    return this.hasListened
+  }
+
+  /** Where the networker is in its life. */
+  get state(): NetworkerState {
+    if (this.hasClosed) return 'closed'
+    if (this.closing) return 'closing'
+    return this.hasListened ? 'listening' : 'idle'
   }
 
   /**
@@ -213,7 +282,8 @@ export class ReactiveNetworker implements NetworkerStreams {
     this.listening ??= this.open().then(async () => {
       const swarm = this.swarm as Hyperswarm
       await swarm.listen()
-      this.restoreRemembered()
+      this.hasListened = true
+      if (this.opts.restore !== false) this.restoreRemembered()
     })
     return this.listening
   }
@@ -295,6 +365,8 @@ export class ReactiveNetworker implements NetworkerStreams {
     this.peersSubject.complete()
     this.topicsSubject.complete()
     this.errorsSubject.complete()
+    this.connectionsSubject.complete()
+    this.hasClosed = true
   }
 
   private currentState(key: Buffer): TopicState {
@@ -307,8 +379,7 @@ export class ReactiveNetworker implements NetworkerStreams {
   }
 
   private async createSwarm(): Promise<void> {
-    await this.store.ready()
-    const keyPair = this.opts.keyPair ?? (await this.store.createKeyPair(KEY_PAIR_NAME))
+    const keyPair = await this.loadKeyPair()
     if (this.closing) throw errors.closed('listen')
     const swarmOptions: Hyperswarm.SwarmOptions = { keyPair: keyPair as HyperDHT.KeyPair }
     for (const name of SWARM_OPTION_NAMES) {
@@ -332,6 +403,7 @@ export class ReactiveNetworker implements NetworkerStreams {
       hasPeers: (key) => this.hasPeersFor(key),
       foundFor: (key) => source.foundFor(key),
       onerror: (err) => this.errorsSubject.next(err),
+      settle: (key) => this.replicationSettled(key),
       relookupBackoff: this.opts.relookupBackoff,
       scheduler: this.opts.scheduler
     })
@@ -344,6 +416,7 @@ export class ReactiveNetworker implements NetworkerStreams {
           // a half-open or mute one times out even before (or without) becoming a peer.
           tap((event) => {
             if (event.type === 'open') this.hub.guard(event.connection)
+            this.connectionsSubject.next(event)
           }),
           mergeMap((event) => this.authenticate(event)),
           dedupeConnections<NoiseSecretStream>({
@@ -382,6 +455,8 @@ export class ReactiveNetworker implements NetworkerStreams {
       try {
         check(Buffer.from(conn.remotePublicKey), done)
       } catch (err) {
+        // A caller bug, not a refusal: reported as such, and the connection is refused.
+        this.errorsSubject.next(errors.callbackThrew('onauthenticate', toHex(conn.remotePublicKey), err))
         done(err instanceof Error ? err : new Error(String(err)))
       }
     })
@@ -447,13 +522,58 @@ export class ReactiveNetworker implements NetworkerStreams {
   }
 
   private hasPeersFor(key: Buffer): boolean {
-    if (this.source === null) return false
+    return this.peersFoundFor(key).length > 0
+  }
+
+  /** The remote keys of the connected peers that Hyperswarm found through this topic. */
+  private peersFoundFor(key: Buffer): Buffer[] {
+    const source = this.source
+    if (source === null) return []
+    const found: Buffer[] = []
     for (const peer of this.peersByKey.values()) {
-      for (const topic of this.source.topicsOf(peer.remotePublicKey)) {
-        if (b4a.equals(topic, key)) return true
-      }
+      if (source.topicsOf(peer.remotePublicKey).some((topic) => b4a.equals(topic, key))) found.push(peer.remotePublicKey)
     }
-    return false
+    return found
+  }
+
+  /**
+   * Completes once every peer found for the topic has opened the replication session of the
+   * topic's core (at once when no core of that discovery key is open), or after
+   * `replicationWait` ms.
+   */
+  private replicationSettled(key: Buffer): Observable<never> {
+    const opened = (): boolean => replicationOpened(this.store, key, this.peersFoundFor(key))
+    const bound = this.opts.replicationWait ?? DEFAULT_REPLICATION_WAIT
+    const scheduler = this.opts.scheduler ?? asyncScheduler
+    return defer(() =>
+      opened() || bound === 0
+        ? EMPTY
+        : timer(REPLICATION_POLL_MS, REPLICATION_POLL_MS, scheduler).pipe(
+            takeWhile(() => !opened()),
+            ignoreElements(),
+            takeUntil(timer(bound, scheduler))
+          )
+    )
+  }
+
+  /**
+   * Ties a lookup to Hypercore's `findingPeers()`: while the topic's first discovery runs,
+   * `update()`/`get()` on the core of that discovery key wait for it instead of answering "no
+   * peers". Released once the topic is flushed or left, or on close.
+   */
+  private trackFindingPeers(key: Buffer): void {
+    const done = findingPeersFor(this.store, key)
+    this.subscriptions.add(
+      this.topic$(key)
+        .pipe(
+          // The state before this configuration took effect does not count.
+          skipWhile((state) => !state.joined),
+          filter((state) => state.flushed || !state.joined),
+          first(),
+          finalize(done)
+        )
+        .subscribe({ error: () => {} })
+    )
   }
 
   private async apply(
@@ -465,6 +585,7 @@ export class ReactiveNetworker implements NetworkerStreams {
     if (topics === null || this.closing) throw errors.closed('configure')
     const hex = toHex(key)
     if (fromCaller) this.callerKeys.add(hex)
+    if (config.lookup && !topics.state(key).flushed) this.trackFindingPeers(key)
     // Runs in the key's queue, right before the call is applied, and alongside the discovery it
     // starts: `status()` is set at once (it shows the configuration in force, not one still
     // waiting its turn); what is remembered is settled while the swarm works.
@@ -536,7 +657,7 @@ export class ReactiveNetworker implements NetworkerStreams {
 
 function validateOptions(opts: NetworkerOptions): void {
   if (opts === null || typeof opts !== 'object') throw errors.invalidOption('opts', 'an object', opts)
-  const positive = (name: 'timeout' | 'maxMessageSize' | 'dedupeGraceTime' | 'maxPeers'): void => {
+  const positive = (name: 'timeout' | 'maxMessageSize' | 'dedupeGraceTime' | 'maxPeers' | 'replicationWait'): void => {
     const value = opts[name]
     if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value) || value < 0)) {
       throw errors.invalidOption(name, 'a non-negative number', value)
@@ -546,6 +667,7 @@ function validateOptions(opts: NetworkerOptions): void {
   positive('maxMessageSize')
   positive('dedupeGraceTime')
   positive('maxPeers')
+  positive('replicationWait')
   if (opts.keyPair !== undefined) {
     const kp = opts.keyPair
     if (

@@ -6,10 +6,13 @@ import {
   Subscription,
   SchedulerLike,
   asyncScheduler,
+  concat,
   filter,
   firstValueFrom,
   map,
-  merge
+  merge,
+  of,
+  switchMap
 } from 'rxjs'
 import { detectFlush } from '../operators/detectFlush'
 import { topicState } from '../operators/topicState'
@@ -58,6 +61,11 @@ export interface TopicsOptions {
   /** How many peers Hyperswarm has found through a topic (connected or not). */
   foundFor: (key: Buffer) => number
   onerror: (err: NetworkerError) => void
+  /**
+   * Runs between "discovery flushed" and the topic counting as flushed; completes when the topic
+   * may count as flushed (for example once its peers opened the core's replication session).
+   */
+  settle?: (key: Buffer) => Observable<never>
   relookupBackoff?: readonly number[]
   scheduler?: SchedulerLike
 }
@@ -126,8 +134,11 @@ export class Topics {
     const inputs = new Subject<TopicInput>()
     const signals = new Subject<DiscoverySignal>()
     const state = new BehaviorSubject<TopicState>(notJoined(key))
+    const settle = this.opts.settle
     const flushes = signals.pipe(
       detectFlush(this.opts.progress$),
+      // A later `false` (a refresh, a leave) cancels a settle still under way.
+      switchMap((flushed) => (flushed && settle ? concat(settle(key), of(true)) : of(flushed))),
       map((flushed): TopicInput => ({ type: 'flushed', flushed }))
     )
     const entry: TopicEntry = {
