@@ -296,8 +296,15 @@ export class ReactiveNetworker implements NetworkerStreams {
     if (this.closing) throw errors.closed('configure')
     const key = toDiscoveryKey(discoveryKey)
     const config = validateConfigure(opts)
-    await this.listen()
-    return this.apply(key, config, true)
+    // At once, before any await: a core.update() called right after configure() already waits.
+    const release = config.lookup ? this.trackFindingPeers(key) : null
+    try {
+      await this.listen()
+      return await this.apply(key, config, true)
+    } catch (err) {
+      release?.()
+      throw err
+    }
   }
 
   /**
@@ -561,7 +568,7 @@ export class ReactiveNetworker implements NetworkerStreams {
    * `update()`/`get()` on the core of that discovery key wait for it instead of answering "no
    * peers". Released once the topic is flushed or left, or on close.
    */
-  private trackFindingPeers(key: Buffer): void {
+  private trackFindingPeers(key: Buffer): () => void {
     const done = findingPeersFor(this.store, key)
     this.subscriptions.add(
       this.topic$(key)
@@ -574,6 +581,7 @@ export class ReactiveNetworker implements NetworkerStreams {
         )
         .subscribe({ error: () => {} })
     )
+    return done
   }
 
   private async apply(
@@ -585,7 +593,6 @@ export class ReactiveNetworker implements NetworkerStreams {
     if (topics === null || this.closing) throw errors.closed('configure')
     const hex = toHex(key)
     if (fromCaller) this.callerKeys.add(hex)
-    if (config.lookup && !topics.state(key).flushed) this.trackFindingPeers(key)
     // Runs in the key's queue, right before the call is applied, and alongside the discovery it
     // starts: `status()` is set at once (it shows the configuration in force, not one still
     // waiting its turn); what is remembered is settled while the swarm works.
