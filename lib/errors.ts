@@ -44,7 +44,9 @@ export const ErrorCodes = {
   /** Remembered configurations could not be read or written. */
   ERR_CONFIG_STORE: 'ERR_CONFIG_STORE',
   /** An `onauthenticate` handler refused a connection. */
-  ERR_AUTHENTICATION: 'ERR_AUTHENTICATION'
+  ERR_AUTHENTICATION: 'ERR_AUTHENTICATION',
+  /** An old option or value that this stack cannot honour (the message says why and what to use). */
+  ERR_UNSUPPORTED: 'ERR_UNSUPPORTED'
 } as const
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes]
@@ -120,6 +122,9 @@ export const errors = {
     make(ErrorCodes.ERR_DISCOVERY, `Discovery for ${topic.slice(0, 12)}… failed: ${messageOf(cause)}`, { cause }),
   configStore: (what: string, cause: unknown) =>
     make(ErrorCodes.ERR_CONFIG_STORE, `Remembered configurations: ${what} failed: ${messageOf(cause)}`, { cause }),
+  callbackThrew: (name: string, remoteKey: string, cause: unknown) =>
+    make(ErrorCodes.ERR_HANDLER, `The ${name} handler threw: ${messageOf(cause)}`, { cause, remoteKey }),
+  unsupported: (what: string, reason: string) => make(ErrorCodes.ERR_UNSUPPORTED, `${what} is not supported: ${reason}`),
   authentication: (remoteKey: string, cause: unknown) =>
     make(ErrorCodes.ERR_AUTHENTICATION, `Connection from ${remoteKey.slice(0, 12)}… refused: ${messageOf(cause)}`, {
       cause,

@@ -1,8 +1,8 @@
-export { ReactiveNetworker, KEY_PAIR_NAME } from './reactive-networker'
+export { ReactiveNetworker, KEY_PAIR_NAME, DEFAULT_REPLICATION_WAIT } from './reactive-networker'
 export type { NetworkerOptions, ConfigureOptions, TopicStatus, NetworkerState } from './reactive-networker'
 export type { NetworkerPeerEvent, NetworkerStreams } from './streams'
 export type { Peer, PeerStream } from './peer'
-export type { CorestoreLike, DhtNodeLike, KeyPairLike } from './stack-types'
+export type { CorestoreLike, DhtNodeLike, KeyPairLike, SwarmLike } from './stack-types'
 export { NetworkerError, ErrorCodes } from './errors'
 export type { ErrorCode } from './errors'
 export type { Extension, ExtensionMessage, ExtensionStats } from './extension-types'
@@ -13,4 +13,13 @@ export { createLocalNetwork, loopbackNode } from './testnet'
 export type { LocalNetwork, LocalNetworkOptions } from './testnet'
 export type { TopicState } from '../operators/types'
 export { Networker } from './facade'
-export type { LegacyExtension, LegacyExtensionHandlers, NodeCallback } from './facade'
+export type {
+  LegacyExtension,
+  LegacyExtensionHandlers,
+  LegacyCodec,
+  LegacyNetworkerOptions,
+  LegacyConfigureOptions,
+  LegacyStatus,
+  LegacyStreamInfo,
+  NodeCallback
+} from './facade'

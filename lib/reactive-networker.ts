@@ -1,5 +1,6 @@
 import type Corestore from 'corestore'
 import type NoiseSecretStream from '@hyperswarm/secret-stream'
+import b4a from 'b4a'
 import {
   BehaviorSubject,
   Observable,
@@ -21,7 +22,12 @@ import {
   EMPTY,
   catchError,
   finalize,
-  tap
+  tap,
+  first,
+  ignoreElements,
+  skipWhile,
+  takeUntil,
+  timer
 } from 'rxjs'
 import { dedupeConnections } from '../operators/dedupeConnections'
 import { peerSet } from '../operators/peerSet'
@@ -39,10 +45,20 @@ import { PeerRecord } from './peer-record'
 import { ConfigStore, RememberedConfig } from './config-store'
 import type { NetworkerPeerEvent, NetworkerStreams } from './streams'
 export type { NetworkerPeerEvent } from './streams'
-import type { CorestoreLike, DhtNodeLike, KeyPairLike } from './stack-types'
+import type { CorestoreLike, DhtNodeLike, KeyPairLike, SwarmLike } from './stack-types'
+import type { PeerStream } from './peer'
+import { findingPeersFor, replicationOpened } from './core-replication'
 
 /** The name under which the default Noise key pair is derived from the store. */
 export const KEY_PAIR_NAME = '@basestore/networker'
+
+/** Default bound (ms) on waiting, before a topic counts as flushed, for its peers to open the core's replication. */
+export const DEFAULT_REPLICATION_WAIT = 5000
+/** How often (ms) that wait looks at the core's peers. */
+const REPLICATION_POLL_MS = 10
+
+/** Where a networker is in its life: `listen()` resolved, `close()` called, `close()` done. */
+export type NetworkerState = 'idle' | 'listening' | 'closing' | 'closed'
 
 /** Options of `new ReactiveNetworker(store, opts)`: every Hyperswarm option, plus ours. */
 export interface NetworkerOptions {
@@ -86,6 +102,14 @@ export interface NetworkerOptions {
   relookupBackoff?: readonly number[]
   /** Scheduler for dedup grace and relookup timers (tests). Default `asyncScheduler`. */
   scheduler?: SchedulerLike
+  /** Restore remembered configurations on `listen()`. Default true. */
+  restore?: boolean
+  /**
+   * ms a topic whose discovery key belongs to a core open in the store waits, once discovery is
+   * flushed, for each peer found through it to open that core's replication session (so
+   * `core.peers` holds them) before it counts as flushed. Default 5000; 0 does not wait.
+   */
+  replicationWait?: number
 }
 
 /** What `configure` takes. */
@@ -111,8 +135,6 @@ export interface TopicStatus {
 /** Hyperswarm's own default `maxPeers`, which we also hold inbound connections to. */
 const DEFAULT_MAX_PEERS = 64
 
-/** The lifecycle `state$` reports. */
-export type NetworkerState = 'idle' | 'listening' | 'closing' | 'closed'
 
 /**
  * A state stream: the subject's current value on subscribe, then its changes; once it completed,
@@ -150,6 +172,10 @@ export class ReactiveNetworker implements NetworkerStreams {
   private readonly errorsSubject = new Subject<NetworkerError>()
   private readonly topicsSubject = new BehaviorSubject<ReadonlyMap<string, TopicState>>(new Map())
   private readonly stateSubject = new BehaviorSubject<NetworkerState>('idle')
+  private readonly connectionsSubject = new Subject<ConnectionEvent<PeerStream>>()
+  private resolvedKeyPair: KeyPairLike | null = null
+  private keyPairLoad: Promise<KeyPairLike> | null = null
+  private hasListened = false
   private readonly peersByKey = new Map<string, PeerRecord>()
   private readonly subscriptions = new Subscription()
   private readonly hub: ExtensionHub
@@ -187,6 +213,11 @@ export class ReactiveNetworker implements NetworkerStreams {
   readonly state$: Observable<NetworkerState> = lastingState(this.stateSubject)
   /** Hot, no replay: operational errors (bad remote messages, replication, discovery). Completes on close. */
   readonly errors$: Observable<NetworkerError> = this.errorsSubject.asObservable()
+  /**
+   * Hot, no replay: every raw connection's `open` and `close`, before admission and dedup (so a
+   * duplicate Hyperswarm resolves shows as an open and a close). Completes on close.
+   */
+  readonly connections$: Observable<ConnectionEvent<PeerStream>> = this.connectionsSubject.asObservable()
 
   constructor(store: CorestoreLike, opts: NetworkerOptions = {}) {
     if (store === null || typeof store !== 'object' || typeof store.replicate !== 'function') {
@@ -240,6 +271,37 @@ export class ReactiveNetworker implements NetworkerStreams {
     return this.closing !== null
   }
 
+  /** The Noise key pair of every connection: the one passed in at once, the store-derived one once derived. */
+  get keyPair(): KeyPairLike | null {
+    return this.opts.keyPair ?? this.resolvedKeyPair
+  }
+
+  /** Derives the default key pair from the store now (memoized); `listen()` does it too. */
+  loadKeyPair(): Promise<KeyPairLike> {
+    this.keyPairLoad ??= (async () => {
+      if (this.opts.keyPair) return this.opts.keyPair
+      await this.store.ready()
+      this.resolvedKeyPair = await this.store.createKeyPair(KEY_PAIR_NAME)
+      return this.resolvedKeyPair
+    })()
+    return this.keyPairLoad
+  }
+
+  /** The Hyperswarm 4 instance, once listening or configuring (else null): for legacy callers. */
+  get hyperswarm(): SwarmLike | null {
+    return (this.source?.swarm as SwarmLike | undefined) ?? null
+  }
+
+  /** True once `listen()` has resolved (and still after close, as Holepunch's `opened`). */
+  get opened(): boolean {
+    return this.hasListened
+  }
+
+  /** Where the networker is in its life: the current value of `state$`. */
+  get state(): NetworkerState {
+    return this.stateSubject.getValue()
+  }
+
   /**
    * Hot. The state of one topic: the current state on subscribe (not joined if unknown), then
    * every change. Completes on close.
@@ -277,8 +339,9 @@ export class ReactiveNetworker implements NetworkerStreams {
     if (this.closing) return Promise.reject(errors.closed('listen'))
     this.listening ??= this.open().then(async (source) => {
       await source.listen()
+      this.hasListened = true
       if (!this.closing) this.stateSubject.next('listening')
-      this.restoreRemembered()
+      if (this.opts.restore !== false) this.restoreRemembered()
     })
     return this.listening
   }
@@ -291,8 +354,15 @@ export class ReactiveNetworker implements NetworkerStreams {
     if (this.closing) throw errors.closed('configure')
     const key = toDiscoveryKey(discoveryKey)
     const config = validateConfigure(opts)
-    await this.listen()
-    return this.apply(key, config, true)
+    // At once, before any await: a core.update() called right after configure() already waits.
+    const release = config.lookup ? this.trackFindingPeers(key) : null
+    try {
+      await this.listen()
+      return await this.apply(key, config, true)
+    } catch (err) {
+      release?.()
+      throw err
+    }
   }
 
   /**
@@ -356,6 +426,7 @@ export class ReactiveNetworker implements NetworkerStreams {
     this.peersSubject.complete()
     this.topicsSubject.complete()
     this.errorsSubject.complete()
+    this.connectionsSubject.complete()
     this.stateSubject.next('closed')
     this.stateSubject.complete()
   }
@@ -371,7 +442,7 @@ export class ReactiveNetworker implements NetworkerStreams {
 
   private async createSwarm(): Promise<SwarmSource> {
     await this.store.ready()
-    const keyPair = this.opts.keyPair ?? (await this.store.createKeyPair(KEY_PAIR_NAME))
+    const keyPair = await this.loadKeyPair()
     if (this.closing) throw errors.closed('listen')
     const firewall = this.firewall()
     const { dht, bootstrap, maxPeers, maxClientConnections, maxServerConnections, maxParallel } = this.opts
@@ -391,6 +462,7 @@ export class ReactiveNetworker implements NetworkerStreams {
     const topics = new Topics({
       source,
       onerror: (err) => this.errorsSubject.next(err),
+      settle: (key) => this.replicationSettled(key),
       relookupBackoff: this.opts.relookupBackoff,
       scheduler: this.opts.scheduler
     })
@@ -406,6 +478,7 @@ export class ReactiveNetworker implements NetworkerStreams {
             if (event.type === 'open') {
               guardConnection(event.connection, { timeout: this.opts.timeout ?? 0, onerror: (err) => this.report(err) })
             }
+            this.connectionsSubject.next(event)
           }),
           mergeMap((event) => this.authenticate(event)),
           dedupeConnections<NoiseSecretStream>({
@@ -445,6 +518,8 @@ export class ReactiveNetworker implements NetworkerStreams {
       try {
         check(Buffer.from(conn.remotePublicKey), done)
       } catch (err) {
+        // A caller bug, not a refusal: reported as such, and the connection is refused.
+        this.errorsSubject.next(errors.callbackThrew('onauthenticate', toHex(conn.remotePublicKey), err))
         done(err instanceof Error ? err : new Error(String(err)))
       }
     })
@@ -513,6 +588,58 @@ export class ReactiveNetworker implements NetworkerStreams {
     } catch (err) {
       this.errorsSubject.next(errors.replication(key, err))
     }
+  }
+
+  /** The remote keys of the connected peers that Hyperswarm found through this topic. */
+  private peersFoundFor(key: Buffer): Buffer[] {
+    const source = this.source
+    if (source === null) return []
+    const found: Buffer[] = []
+    for (const peer of this.peersByKey.values()) {
+      if (source.topicsOf(peer.remotePublicKey).some((topic) => b4a.equals(topic, key))) found.push(peer.remotePublicKey)
+    }
+    return found
+  }
+
+  /**
+   * Completes once every peer found for the topic has opened the replication session of the
+   * topic's core (at once when no core of that discovery key is open), or after
+   * `replicationWait` ms.
+   */
+  private replicationSettled(key: Buffer): Observable<never> {
+    const opened = (): boolean => replicationOpened(this.store, key, this.peersFoundFor(key))
+    const bound = this.opts.replicationWait ?? DEFAULT_REPLICATION_WAIT
+    const scheduler = this.opts.scheduler ?? asyncScheduler
+    return defer(() =>
+      opened() || bound === 0
+        ? EMPTY
+        : timer(REPLICATION_POLL_MS, REPLICATION_POLL_MS, scheduler).pipe(
+            takeWhile(() => !opened()),
+            ignoreElements(),
+            takeUntil(timer(bound, scheduler))
+          )
+    )
+  }
+
+  /**
+   * Ties a lookup to Hypercore's `findingPeers()`: while the topic's first discovery runs,
+   * `update()`/`get()` on the core of that discovery key wait for it instead of answering "no
+   * peers". Released once the topic is flushed or left, or on close.
+   */
+  private trackFindingPeers(key: Buffer): () => void {
+    const done = findingPeersFor(this.store, key)
+    this.subscriptions.add(
+      this.topic$(key)
+        .pipe(
+          // The state before this configuration took effect does not count.
+          skipWhile((state) => !state.joined),
+          filter((state) => state.flushed || !state.joined),
+          first(),
+          finalize(done)
+        )
+        .subscribe({ error: () => {} })
+    )
+    return done
   }
 
   private async apply(
@@ -595,7 +722,7 @@ export class ReactiveNetworker implements NetworkerStreams {
 
 function validateOptions(opts: NetworkerOptions): void {
   if (opts === null || typeof opts !== 'object') throw errors.invalidOption('opts', 'an object', opts)
-  const positive = (name: 'timeout' | 'maxMessageSize' | 'dedupeGraceTime' | 'maxPeers'): void => {
+  const positive = (name: 'timeout' | 'maxMessageSize' | 'dedupeGraceTime' | 'maxPeers' | 'replicationWait'): void => {
     const value = opts[name]
     if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value) || value < 0)) {
       throw errors.invalidOption(name, 'a non-negative number', value)
@@ -608,6 +735,7 @@ function validateOptions(opts: NetworkerOptions): void {
   }
   positive('dedupeGraceTime')
   positive('maxPeers')
+  positive('replicationWait')
   if (opts.keyPair !== undefined) {
     const kp = opts.keyPair
     if (

@@ -29,3 +29,21 @@ export interface CorestoreLike {
 export interface DhtNodeLike {
   destroy(opts?: { force?: boolean }): Promise<unknown>
 }
+
+/**
+ * The Hyperswarm 4 instance behind a networker (`networker.swarm` on the legacy facade), described
+ * by the members callers read. It is Hyperswarm 4, not the hyperswarm 2 of `@corestore/networker`
+ * 1.x: `connections` holds Noise secret streams, and `flush()` returns a promise.
+ */
+export interface SwarmLike {
+  readonly keyPair: KeyPairLike
+  /** Open connections (Noise secret streams), duplicates included until Hyperswarm resolves them. */
+  readonly connections: ReadonlySet<unknown>
+  /** Connections being opened. */
+  readonly connecting: number
+  /** Peers Hyperswarm knows of (discovered, connected or not), by hex public key. */
+  readonly peers: ReadonlyMap<string, unknown>
+  readonly destroyed: boolean
+  /** Resolves once every peer discovered so far has connected or failed. */
+  flush(): Promise<unknown>
+}

@@ -6,10 +6,13 @@ import {
   Subscription,
   SchedulerLike,
   asyncScheduler,
+  concat,
   filter,
   firstValueFrom,
   map,
-  merge
+  merge,
+  of,
+  switchMap
 } from 'rxjs'
 import { detectFlush } from '../operators/detectFlush'
 import { topicState } from '../operators/topicState'
@@ -52,6 +55,11 @@ export interface TopicsOptions {
   /** The swarm's commands and progress: join, leave, lookups found, peers per topic. */
   source: Pick<SwarmSource, 'progress$' | 'join' | 'leave' | 'update' | 'hasPeersFor' | 'foundFor'>
   onerror: (err: NetworkerError) => void
+  /**
+   * Runs between "discovery flushed" and the topic counting as flushed; completes when the topic
+   * may count as flushed (for example once its peers opened the core's replication session).
+   */
+  settle?: (key: Buffer) => Observable<never>
   relookupBackoff?: readonly number[]
   scheduler?: SchedulerLike
 }
@@ -143,8 +151,11 @@ export class Topics {
     const inputs = new Subject<TopicInput>()
     const signals = new Subject<DiscoverySignal>()
     const state = new BehaviorSubject<TopicState>(notJoined(key))
+    const settle = this.opts.settle
     const flushes = signals.pipe(
       detectFlush(this.opts.source.progress$),
+      // A later `false` (a refresh, a leave) cancels a settle still under way.
+      switchMap((flushed) => (flushed && settle ? concat(settle(key), of(true)) : of(flushed))),
       map((flushed): TopicInput => ({ type: 'flushed', flushed }))
     )
     const entry: TopicEntry = {

@@ -21,6 +21,8 @@ declare module 'corestore' {
       download(range?: { start?: number; end?: number }): { done(): Promise<void>; destroy(): void }
       close(): Promise<void>
       readonly contiguousLength: number
+      /** The peers replicating this core (Hypercore's replication sessions). */
+      readonly peers: ReadonlyArray<{ readonly remotePublicKey: Buffer }>
     }
     interface GetOptions {
       name?: string

@@ -89,6 +89,8 @@ const CASES: readonly Case[] = [
   { call: "networker.registerExtension('x', 5)", code: 'ERR_INVALID_OPTION', run: ({ facade }) => loose(facade, 'registerExtension')('x', 5) },
   { call: "networker.registerExtension({ name: '' })", code: 'ERR_INVALID_NAME', run: ({ facade }) => facade.registerExtension({ name: '' }) },
   { call: "networker.configure('abc')", code: 'ERR_INVALID_KEY', run: ({ facade }) => facade.configure('abc') },
+  { call: 'new Networker(store, { keyPair: X25519 (32-byte secretKey) })', code: 'ERR_UNSUPPORTED', run: ({ store }) => new Networker(store, { keyPair: { publicKey: Buffer.alloc(32), secretKey: Buffer.alloc(32) } }) },
+  { call: 'new Networker(store, { swarm })', code: 'ERR_UNSUPPORTED', run: ({ store }) => new Networker(store, { swarm: {} }) },
   { call: "networker.configure('abc', {}, cb)", code: 'ERR_INVALID_KEY', run: ({ facade }) => new Promise((resolve, reject) => facade.configure('abc', {}, (err) => (err ? reject(err) : resolve(undefined)))) }
 ]
 
