@@ -42,10 +42,14 @@ import { guardConnection } from './keepalive'
 import { Encoding, resolveEncoding } from './encodings'
 import type { Peer } from './peer'
 import { PeerRecord } from './peer-record'
-import { ConfigStore, RememberedConfig } from './config-store'
+import { Remembered } from './remembered'
 import type { NetworkerPeerEvent, NetworkerStreams } from './streams'
 export type { NetworkerPeerEvent } from './streams'
-import type { CorestoreLike, DhtNodeLike, KeyPairLike, SwarmLike } from './stack-types'
+import type { CorestoreLike, KeyPairLike, SwarmLike } from './stack-types'
+import { validateConfigure, validateOptions } from './options'
+import type { ConfigureOptions, ConfigureRequest, NetworkerOptions, NetworkerState, TopicStatus } from './options'
+import { lastingState } from './state-stream'
+export type { ConfigureOptions, NetworkerOptions, NetworkerState, TopicStatus } from './options'
 import type { PeerStream } from './peer'
 import { findingPeersFor, replicationOpened } from './core-replication'
 
@@ -57,107 +61,8 @@ export const DEFAULT_REPLICATION_WAIT = 5000
 /** How often (ms) that wait looks at the core's peers. */
 const REPLICATION_POLL_MS = 10
 
-/** Where a networker is in its life: `listen()` resolved, `close()` called, `close()` done. */
-export type NetworkerState = 'idle' | 'listening' | 'closing' | 'closed'
-
-/** Options of `new ReactiveNetworker(store, opts)`: every Hyperswarm option, plus ours. */
-export interface NetworkerOptions {
-  /** Noise key pair for every connection. Default: derived from the store, stable across restarts. */
-  keyPair?: KeyPairLike
-  /** A HyperDHT node to use (for example `createLocalNetwork().swarmOptions().dht`); closed on `close()`. */
-  dht?: DhtNodeLike
-  /** Bootstrap nodes of a private network. Default: the public HyperDHT. */
-  bootstrap?: Array<string | { host: string; port: number }>
-  maxPeers?: number
-  maxClientConnections?: number
-  maxServerConnections?: number
-  maxParallel?: number
-  /** Return `true` to refuse a remote key before connecting. */
-  firewall?: (remotePublicKey: Buffer, payload: unknown) => boolean
-  /**
-   * Only these remote keys (32 bytes or 64 hex) may connect, in either direction; any other is
-   * never connected, replicated or listed in `peers$`. Combined with `firewall`.
-   */
-  allowlist?: ReadonlyArray<Buffer | Uint8Array | string>
-  /**
-   * ms after which a silent connection is dropped, counted from its first moment (both sides
-   * keep alive at a third of it). A remote that never answers (a half-open connection, a mute
-   * peer) is dropped too; a plain Hyperswarm peer, which rejects the keep-alive channel, keeps
-   * Hyperswarm's default.
-   */
-  timeout?: number
-  /**
-   * Largest extension message, in bytes, sent or accepted. Default 4 MiB; at most
-   * `MAX_MESSAGE_SIZE_LIMIT` (8 MiB − 64 KiB), what the transport carries in one frame.
-   */
-  maxMessageSize?: number
-  /**
-   * Called for every new connection before it is replicated or announced; call `done()` to
-   * accept, `done(err)` to refuse and close it.
-   */
-  onauthenticate?: (remotePublicKey: Buffer, done: (err?: Error | null) => void) => void
-  /** ms a closed connection waits for a replacement before its peer is removed. Default 500. */
-  dedupeGraceTime?: number
-  /** ms between lookups of a topic that has no peers yet. */
-  relookupBackoff?: readonly number[]
-  /** Scheduler for dedup grace and relookup timers (tests). Default `asyncScheduler`. */
-  scheduler?: SchedulerLike
-  /** Restore remembered configurations on `listen()`. Default true. */
-  restore?: boolean
-  /**
-   * ms a topic whose discovery key belongs to a core open in the store waits, once discovery is
-   * flushed, for each peer found through it to open that core's replication session (so
-   * `core.peers` holds them) before it counts as flushed. Default 5000; 0 does not wait.
-   */
-  replicationWait?: number
-}
-
-/** What `configure` takes. */
-export interface ConfigureOptions {
-  /** Announce this key (Hyperswarm `server`). Default true. */
-  announce?: boolean
-  /** Look up peers for this key (Hyperswarm `client`). Default true. */
-  lookup?: boolean
-  /** Resolve only once the topic is flushed. Default true. */
-  flush?: boolean
-  /** Store the configuration in the Corestore (true), forget it (false), or leave as is. */
-  remember?: boolean
-}
-
-/** A configuration in force, as `status()` and `allStatuses()` report it. */
-export interface TopicStatus {
-  readonly discoveryKey: Buffer
-  readonly announce: boolean
-  readonly lookup: boolean
-  readonly remember: boolean
-}
-
 /** Hyperswarm's own default `maxPeers`, which we also hold inbound connections to. */
 const DEFAULT_MAX_PEERS = 64
-
-
-/**
- * A state stream: the subject's current value on subscribe, then its changes; once it completed,
- * a late subscriber still gets the last value, then completion (so `toSignal(…, { requireSync:
- * true })` and `firstValueFrom` work on a closed networker).
- */
-function lastingState<T>(subject: BehaviorSubject<T>): Observable<T> {
-  return new Observable<T>((subscriber) => {
-    // A BehaviorSubject hands a subscriber its value first, unless it already completed.
-    let delivered = false
-    return subject.subscribe({
-      next: (value) => {
-        delivered = true
-        subscriber.next(value)
-      },
-      error: (err: unknown) => subscriber.error(err),
-      complete: () => {
-        if (!delivered) subscriber.next(subject.getValue())
-        subscriber.complete()
-      }
-    })
-  })
-}
 
 /**
  * The reactive networking layer of a Corestore: discovery on the HyperDHT through Hyperswarm,
@@ -179,16 +84,12 @@ export class ReactiveNetworker implements NetworkerStreams {
   private readonly peersByKey = new Map<string, PeerRecord>()
   private readonly subscriptions = new Subscription()
   private readonly hub: ExtensionHub
-  private readonly statuses = new Map<string, TopicStatus>()
-  /** Keys a caller configured in this process: a background restore never overrides them. */
-  private readonly callerKeys = new Set<string>()
-  private rememberedAtStart: Promise<Map<string, RememberedConfig & { discoveryKey: Buffer }>> | null = null
+  private readonly remembered: Remembered
   private shuttingDown = false
   /** Connections waiting for `onauthenticate`. */
   private authenticating = 0
   private source: SwarmSource | null = null
   private topicsManager: Topics | null = null
-  private configStore: ConfigStore | null = null
   private opening: Promise<SwarmSource> | null = null
   private listening: Promise<void> | null = null
   private closing: Promise<void> | null = null
@@ -227,6 +128,7 @@ export class ReactiveNetworker implements NetworkerStreams {
     // The one place the structural store meets our private Corestore declarations.
     this.store = store as unknown as Corestore
     this.opts = { ...opts }
+    this.remembered = new Remembered(this.store, (err) => this.report(err))
     this.hub = new ExtensionHub({
       maxMessageSize: opts.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
       onerror: (err) => this.report(err)
@@ -326,12 +228,12 @@ export class ReactiveNetworker implements NetworkerStreams {
 
   /** The configuration in force for a key, or null. */
   status(discoveryKey: Buffer | Uint8Array | string): TopicStatus | null {
-    return this.statuses.get(toHex(toDiscoveryKey(discoveryKey))) ?? null
+    return this.remembered.status(toHex(toDiscoveryKey(discoveryKey)))
   }
 
   /** Every configuration in force. */
   allStatuses(): TopicStatus[] {
-    return [...this.statuses.values()]
+    return this.remembered.all()
   }
 
   /** Starts accepting connections and restores remembered configurations in the background. Memoized. */
@@ -341,7 +243,9 @@ export class ReactiveNetworker implements NetworkerStreams {
       await source.listen()
       this.hasListened = true
       if (!this.closing) this.stateSubject.next('listening')
-      if (this.opts.restore !== false) this.restoreRemembered()
+      if (this.opts.restore !== false) {
+        this.remembered.restore((key, config) => this.apply(key, config, false), () => this.closing !== null)
+      }
     })
     return this.listening
   }
@@ -406,7 +310,7 @@ export class ReactiveNetworker implements NetworkerStreams {
     // From here on every new connection is refused (firewall) or closed on arrival.
     this.shuttingDown = true
     this.stateSubject.next('closing')
-    this.statuses.clear()
+    this.remembered.clear()
     // Emits every topic's final "left" state and the empty map on topics$.
     this.topicsManager?.close()
     try {
@@ -420,7 +324,7 @@ export class ReactiveNetworker implements NetworkerStreams {
       await this.opts.dht.destroy().catch(() => {})
     }
     this.hub.destroy()
-    await this.configStore?.close().catch(() => {})
+    await this.remembered.close()
     this.subscriptions.unsubscribe()
     this.peerEventsSubject.complete()
     this.peersSubject.complete()
@@ -642,146 +546,9 @@ export class ReactiveNetworker implements NetworkerStreams {
     return done
   }
 
-  private async apply(
-    key: Buffer,
-    config: { announce: boolean; lookup: boolean; flush: boolean; remember: boolean | undefined },
-    fromCaller: boolean
-  ): Promise<TopicState> {
+  private apply(key: Buffer, config: ConfigureRequest, fromCaller: boolean): Promise<TopicState> {
     const topics = this.topicsManager
-    if (topics === null || this.closing) throw errors.closed('configure')
-    const hex = toHex(key)
-    if (fromCaller) this.callerKeys.add(hex)
-    // Runs in the key's queue, right before the call is applied, and alongside the discovery it
-    // starts: `status()` is set at once (it shows the configuration in force, not one still
-    // waiting its turn); what is remembered is settled while the swarm works.
-    const settle = async (): Promise<void> => {
-      const joining = config.announce || config.lookup
-      const known = this.statuses.get(hex)
-      const status = (remember: boolean): void => {
-        if (joining) this.statuses.set(hex, { discoveryKey: key, announce: config.announce, lookup: config.lookup, remember })
-        else this.statuses.delete(hex)
-      }
-      let remember = joining ? (config.remember ?? known?.remember ?? false) : false
-      status(remember)
-      let wasRemembered = known?.remember ?? false
-      if (fromCaller && known === undefined && config.remember === undefined) {
-        // A remembered key the background restore has not reached yet is remembered all the same.
-        const stored = await this.rememberedKeys().catch(() => null)
-        wasRemembered = stored?.has(hex) ?? false
-        if (wasRemembered && joining) {
-          remember = true
-          status(true)
-        }
-      }
-      if (fromCaller && (remember || wasRemembered || config.remember === false)) {
-        await this.persist(key, { announce: config.announce, lookup: config.lookup, remember })
-      }
-    }
-    return topics.configure(key, config, settle)
-  }
-
-  private async persist(key: Buffer, config: RememberedConfig & { remember: boolean }): Promise<void> {
-    try {
-      this.configStore ??= new ConfigStore(this.store)
-      const remembered = await this.rememberedKeys()
-      if (config.remember && (config.announce || config.lookup)) {
-        await this.configStore.put(key, config)
-        remembered.set(toHex(key), { discoveryKey: key, announce: config.announce, lookup: config.lookup })
-      } else {
-        await this.configStore.delete(key)
-        remembered.delete(toHex(key))
-      }
-    } catch (err) {
-      this.errorsSubject.next(errors.configStore('write', err))
-    }
-  }
-
-  /** What is remembered on disk: read once, then kept in step by `persist`. */
-  private rememberedKeys(): Promise<Map<string, RememberedConfig & { discoveryKey: Buffer }>> {
-    this.rememberedAtStart ??= ConfigStore.list(this.store).then(
-      (list) => new Map(list.map((config) => [toHex(config.discoveryKey), config]))
-    )
-    return this.rememberedAtStart
-  }
-
-  private restoreRemembered(): void {
-    const restore = async (): Promise<void> => {
-      const remembered = await this.rememberedKeys()
-      for (const { discoveryKey, announce, lookup } of [...remembered.values()]) {
-        if (this.closing) return
-        const hex = toHex(discoveryKey)
-        if (this.callerKeys.has(hex)) continue
-        await this.apply(discoveryKey, { announce, lookup, flush: false, remember: true }, false)
-      }
-    }
-    restore().catch((err: unknown) => {
-      if (!this.closing) this.errorsSubject.next(errors.configStore('restore', err))
-    })
-  }
-}
-
-function validateOptions(opts: NetworkerOptions): void {
-  if (opts === null || typeof opts !== 'object') throw errors.invalidOption('opts', 'an object', opts)
-  const positive = (name: 'timeout' | 'maxMessageSize' | 'dedupeGraceTime' | 'maxPeers' | 'replicationWait'): void => {
-    const value = opts[name]
-    if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value) || value < 0)) {
-      throw errors.invalidOption(name, 'a non-negative number', value)
-    }
-  }
-  positive('timeout')
-  positive('maxMessageSize')
-  if (opts.maxMessageSize !== undefined && opts.maxMessageSize > MAX_MESSAGE_SIZE_LIMIT) {
-    throw errors.invalidOption('maxMessageSize', `at most ${MAX_MESSAGE_SIZE_LIMIT} bytes (the transport's frame limit)`, opts.maxMessageSize)
-  }
-  positive('dedupeGraceTime')
-  positive('maxPeers')
-  positive('replicationWait')
-  if (opts.keyPair !== undefined) {
-    const kp = opts.keyPair
-    if (
-      kp === null ||
-      typeof kp !== 'object' ||
-      !(kp.publicKey instanceof Uint8Array) ||
-      kp.publicKey.byteLength !== 32 ||
-      !(kp.secretKey instanceof Uint8Array) ||
-      kp.secretKey.byteLength !== 64
-    ) {
-      throw errors.invalidOption('keyPair', 'a { publicKey: 32 bytes, secretKey: 64 bytes } key pair', kp)
-    }
-  }
-  if (opts.allowlist !== undefined) {
-    if (!Array.isArray(opts.allowlist)) throw errors.invalidOption('allowlist', 'an array of keys', opts.allowlist)
-    for (const key of opts.allowlist) {
-      try {
-        toDiscoveryKey(key)
-      } catch {
-        throw errors.invalidOption('allowlist', 'an array of 32-byte or 64-hex keys', key)
-      }
-    }
-  }
-  for (const name of ['firewall', 'onauthenticate'] as const) {
-    if (opts[name] !== undefined && typeof opts[name] !== 'function') {
-      throw errors.invalidOption(name, 'a function', opts[name])
-    }
-  }
-}
-
-function validateConfigure(opts: ConfigureOptions): {
-  announce: boolean
-  lookup: boolean
-  flush: boolean
-  remember: boolean | undefined
-} {
-  if (opts === null || typeof opts !== 'object') throw errors.invalidOption('opts', 'an object', opts)
-  for (const name of ['announce', 'lookup', 'flush', 'remember'] as const) {
-    if (opts[name] !== undefined && typeof opts[name] !== 'boolean') {
-      throw errors.invalidOption(name, 'a boolean', opts[name])
-    }
-  }
-  return {
-    announce: opts.announce ?? true,
-    lookup: opts.lookup ?? true,
-    flush: opts.flush ?? true,
-    remember: opts.remember
+    if (topics === null || this.closing) return Promise.reject(errors.closed('configure'))
+    return topics.configure(key, config, this.remembered.settle(key, config, fromCaller))
   }
 }

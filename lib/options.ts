@@ -1,0 +1,151 @@
+import type { SchedulerLike } from 'rxjs'
+import { errors } from './errors'
+import { toDiscoveryKey } from './keys'
+import { MAX_MESSAGE_SIZE_LIMIT } from './extensions/limits'
+import type { DhtNodeLike, KeyPairLike } from './stack-types'
+
+/** Where a networker is in its life: `listen()` resolved, `close()` called, `close()` done. */
+export type NetworkerState = 'idle' | 'listening' | 'closing' | 'closed'
+
+/** Options of `new ReactiveNetworker(store, opts)`: every Hyperswarm option, plus ours. */
+export interface NetworkerOptions {
+  /** Noise key pair for every connection. Default: derived from the store, stable across restarts. */
+  keyPair?: KeyPairLike
+  /** A HyperDHT node to use (for example `createLocalNetwork().swarmOptions().dht`); closed on `close()`. */
+  dht?: DhtNodeLike
+  /** Bootstrap nodes of a private network. Default: the public HyperDHT. */
+  bootstrap?: Array<string | { host: string; port: number }>
+  maxPeers?: number
+  maxClientConnections?: number
+  maxServerConnections?: number
+  maxParallel?: number
+  /** Return `true` to refuse a remote key before connecting. */
+  firewall?: (remotePublicKey: Buffer, payload: unknown) => boolean
+  /**
+   * Only these remote keys (32 bytes or 64 hex) may connect, in either direction; any other is
+   * never connected, replicated or listed in `peers$`. Combined with `firewall`.
+   */
+  allowlist?: ReadonlyArray<Buffer | Uint8Array | string>
+  /**
+   * ms after which a silent connection is dropped, counted from its first moment (both sides
+   * keep alive at a third of it). A remote that never answers (a half-open connection, a mute
+   * peer) is dropped too; a plain Hyperswarm peer, which rejects the keep-alive channel, keeps
+   * Hyperswarm's default.
+   */
+  timeout?: number
+  /**
+   * Largest extension message, in bytes, sent or accepted. Default 4 MiB; at most
+   * `MAX_MESSAGE_SIZE_LIMIT` (8 MiB − 64 KiB), what the transport carries in one frame.
+   */
+  maxMessageSize?: number
+  /**
+   * Called for every new connection before it is replicated or announced; call `done()` to
+   * accept, `done(err)` to refuse and close it.
+   */
+  onauthenticate?: (remotePublicKey: Buffer, done: (err?: Error | null) => void) => void
+  /** ms a closed connection waits for a replacement before its peer is removed. Default 500. */
+  dedupeGraceTime?: number
+  /** ms between lookups of a topic that has no peers yet. */
+  relookupBackoff?: readonly number[]
+  /** Scheduler for dedup grace and relookup timers (tests). Default `asyncScheduler`. */
+  scheduler?: SchedulerLike
+  /** Restore remembered configurations on `listen()`. Default true. */
+  restore?: boolean
+  /**
+   * ms a topic whose discovery key belongs to a core open in the store waits, once discovery is
+   * flushed, for each peer found through it to open that core's replication session (so
+   * `core.peers` holds them) before it counts as flushed. Default 5000; 0 does not wait.
+   */
+  replicationWait?: number
+}
+
+/** What `configure` takes. */
+export interface ConfigureOptions {
+  /** Announce this key (Hyperswarm `server`). Default true. */
+  announce?: boolean
+  /** Look up peers for this key (Hyperswarm `client`). Default true. */
+  lookup?: boolean
+  /** Resolve only once the topic is flushed. Default true. */
+  flush?: boolean
+  /** Store the configuration in the Corestore (true), forget it (false), or leave as is. */
+  remember?: boolean
+}
+
+/** A configuration in force, as `status()` and `allStatuses()` report it. */
+export interface TopicStatus {
+  readonly discoveryKey: Buffer
+  readonly announce: boolean
+  readonly lookup: boolean
+  readonly remember: boolean
+}
+
+/** `configure` options with their defaults filled in. */
+export interface ConfigureRequest {
+  readonly announce: boolean
+  readonly lookup: boolean
+  readonly flush: boolean
+  readonly remember: boolean | undefined
+}
+
+/** Checks the constructor's options; throws `ERR_INVALID_OPTION` for the first bad one. */
+export function validateOptions(opts: NetworkerOptions): void {
+  if (opts === null || typeof opts !== 'object') throw errors.invalidOption('opts', 'an object', opts)
+  const positive = (name: 'timeout' | 'maxMessageSize' | 'dedupeGraceTime' | 'maxPeers' | 'replicationWait'): void => {
+    const value = opts[name]
+    if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value) || value < 0)) {
+      throw errors.invalidOption(name, 'a non-negative number', value)
+    }
+  }
+  positive('timeout')
+  positive('maxMessageSize')
+  if (opts.maxMessageSize !== undefined && opts.maxMessageSize > MAX_MESSAGE_SIZE_LIMIT) {
+    throw errors.invalidOption('maxMessageSize', `at most ${MAX_MESSAGE_SIZE_LIMIT} bytes (the transport's frame limit)`, opts.maxMessageSize)
+  }
+  positive('dedupeGraceTime')
+  positive('maxPeers')
+  positive('replicationWait')
+  if (opts.keyPair !== undefined) {
+    const kp = opts.keyPair
+    if (
+      kp === null ||
+      typeof kp !== 'object' ||
+      !(kp.publicKey instanceof Uint8Array) ||
+      kp.publicKey.byteLength !== 32 ||
+      !(kp.secretKey instanceof Uint8Array) ||
+      kp.secretKey.byteLength !== 64
+    ) {
+      throw errors.invalidOption('keyPair', 'a { publicKey: 32 bytes, secretKey: 64 bytes } key pair', kp)
+    }
+  }
+  if (opts.allowlist !== undefined) {
+    if (!Array.isArray(opts.allowlist)) throw errors.invalidOption('allowlist', 'an array of keys', opts.allowlist)
+    for (const key of opts.allowlist) {
+      try {
+        toDiscoveryKey(key)
+      } catch {
+        throw errors.invalidOption('allowlist', 'an array of 32-byte or 64-hex keys', key)
+      }
+    }
+  }
+  for (const name of ['firewall', 'onauthenticate'] as const) {
+    if (opts[name] !== undefined && typeof opts[name] !== 'function') {
+      throw errors.invalidOption(name, 'a function', opts[name])
+    }
+  }
+}
+
+/** Checks `configure`'s options and fills in the defaults. */
+export function validateConfigure(opts: ConfigureOptions): ConfigureRequest {
+  if (opts === null || typeof opts !== 'object') throw errors.invalidOption('opts', 'an object', opts)
+  for (const name of ['announce', 'lookup', 'flush', 'remember'] as const) {
+    if (opts[name] !== undefined && typeof opts[name] !== 'boolean') {
+      throw errors.invalidOption(name, 'a boolean', opts[name])
+    }
+  }
+  return {
+    announce: opts.announce ?? true,
+    lookup: opts.lookup ?? true,
+    flush: opts.flush ?? true,
+    remember: opts.remember
+  }
+}
