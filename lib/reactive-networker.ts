@@ -1,10 +1,7 @@
 import type Corestore from 'corestore'
-import type NoiseSecretStream from '@hyperswarm/secret-stream'
-import b4a from 'b4a'
 import {
   BehaviorSubject,
   Observable,
-  SchedulerLike,
   Subject,
   Subscription,
   asyncScheduler,
@@ -12,36 +9,29 @@ import {
   filter,
   isObservable,
   skip,
-  startWith,
   takeWhile,
   distinctUntilChanged,
   map,
-  mergeMap,
   from,
   of,
   EMPTY,
-  catchError,
   finalize,
-  tap,
   first,
   ignoreElements,
   skipWhile,
   takeUntil,
   timer
 } from 'rxjs'
-import { dedupeConnections } from '../operators/dedupeConnections'
-import { peerSet } from '../operators/peerSet'
 import { sameState } from '../operators/topicState'
-import type { ConnectionEvent, DedupeEvent, PeerEvent, TopicState } from '../operators/types'
+import type { ConnectionEvent, TopicState } from '../operators/types'
 import { NetworkerError, errors } from './errors'
 import { toDiscoveryKey, toHex } from './keys'
 import { createSwarmSource, SwarmSource } from './swarm-source'
 import { Topics, notJoined } from './topics'
-import { ExtensionHub, Extension, ExtensionMessage, DEFAULT_MAX_MESSAGE_SIZE, MAX_MESSAGE_SIZE_LIMIT } from './extensions'
-import { guardConnection } from './keepalive'
+import { ExtensionHub, Extension, ExtensionMessage, DEFAULT_MAX_MESSAGE_SIZE } from './extensions'
 import { Encoding, resolveEncoding } from './encodings'
 import type { Peer } from './peer'
-import { PeerRecord } from './peer-record'
+import { Connections } from './connections'
 import { Remembered } from './remembered'
 import type { NetworkerPeerEvent, NetworkerStreams } from './streams'
 export type { NetworkerPeerEvent } from './streams'
@@ -61,8 +51,6 @@ export const DEFAULT_REPLICATION_WAIT = 5000
 /** How often (ms) that wait looks at the core's peers. */
 const REPLICATION_POLL_MS = 10
 
-/** Hyperswarm's own default `maxPeers`, which we also hold inbound connections to. */
-const DEFAULT_MAX_PEERS = 64
 
 /**
  * The reactive networking layer of a Corestore: discovery on the HyperDHT through Hyperswarm,
@@ -72,35 +60,29 @@ const DEFAULT_MAX_PEERS = 64
 export class ReactiveNetworker implements NetworkerStreams {
   private readonly store: Corestore
   private readonly opts: NetworkerOptions
-  private readonly peerEventsSubject = new Subject<NetworkerPeerEvent>()
-  private readonly peersSubject = new BehaviorSubject<readonly Peer[]>(Object.freeze([]))
   private readonly errorsSubject = new Subject<NetworkerError>()
   private readonly topicsSubject = new BehaviorSubject<ReadonlyMap<string, TopicState>>(new Map())
   private readonly stateSubject = new BehaviorSubject<NetworkerState>('idle')
-  private readonly connectionsSubject = new Subject<ConnectionEvent<PeerStream>>()
   private resolvedKeyPair: KeyPairLike | null = null
   private keyPairLoad: Promise<KeyPairLike> | null = null
   private hasListened = false
-  private readonly peersByKey = new Map<string, PeerRecord>()
   private readonly subscriptions = new Subscription()
   private readonly hub: ExtensionHub
   private readonly remembered: Remembered
-  private shuttingDown = false
-  /** Connections waiting for `onauthenticate`. */
-  private authenticating = 0
   private source: SwarmSource | null = null
   private topicsManager: Topics | null = null
   private opening: Promise<SwarmSource> | null = null
   private listening: Promise<void> | null = null
   private closing: Promise<void> | null = null
+  private readonly connections: Connections
 
   /**
    * Hot. The current peers on subscribe (a frozen array), then after every add or remove.
    * Completes on close; a subscriber after close gets the last value, then completion. Never errors.
    */
-  readonly peers$: Observable<readonly Peer[]> = lastingState(this.peersSubject)
+  readonly peers$: Observable<readonly Peer[]>
   /** Hot, no replay: `add`, `remove`, and `swap` (same Peer, new stream) events. Completes on close. */
-  readonly peerEvents$: Observable<NetworkerPeerEvent> = this.peerEventsSubject.asObservable()
+  readonly peerEvents$: Observable<NetworkerPeerEvent>
   /**
    * Hot. The joined topics (key: hex discovery key) on subscribe, then every change; each value is
    * a Map of its own. On close the last value is the empty map; a subscriber after close gets it,
@@ -118,7 +100,7 @@ export class ReactiveNetworker implements NetworkerStreams {
    * Hot, no replay: every raw connection's `open` and `close`, before admission and dedup (so a
    * duplicate Hyperswarm resolves shows as an open and a close). Completes on close.
    */
-  readonly connections$: Observable<ConnectionEvent<PeerStream>> = this.connectionsSubject.asObservable()
+  readonly connections$: Observable<ConnectionEvent<PeerStream>>
 
   constructor(store: CorestoreLike, opts: NetworkerOptions = {}) {
     if (store === null || typeof store !== 'object' || typeof store.replicate !== 'function') {
@@ -133,7 +115,10 @@ export class ReactiveNetworker implements NetworkerStreams {
       maxMessageSize: opts.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
       onerror: (err) => this.report(err)
     })
-    this.subscriptions.add(this.peerEventsSubject.pipe(peerSet({ emitInitial: false })).subscribe(this.peersSubject))
+    this.connections = new Connections(this.store, this.hub, this.opts, (err) => this.report(err))
+    this.peers$ = lastingState(this.connections.peersState)
+    this.peerEvents$ = this.connections.peerEvents$
+    this.connections$ = this.connections.connections$
   }
 
   /** The Noise public key of this networker, once it has listened or configured (else null). */
@@ -143,7 +128,7 @@ export class ReactiveNetworker implements NetworkerStreams {
 
   /** The current peers (what `peers$` last emitted), as NgRx's `StateObservable.value`. */
   get peers(): readonly Peer[] {
-    return this.peersSubject.getValue()
+    return this.connections.peersState.getValue()
   }
 
   /** The joined topics now (what `topics$` last emitted), a Map of its own. */
@@ -156,16 +141,7 @@ export class ReactiveNetworker implements NetworkerStreams {
    * same object, with its new `stream`), and completes when it is removed or the networker closes.
    */
   peer$(remotePublicKey: Uint8Array | string): Observable<Peer> {
-    const hex = toHex(toDiscoveryKey(remotePublicKey))
-    return defer(() => {
-      const current = this.peersByKey.get(hex)
-      const events = this.peerEventsSubject.pipe(
-        filter(({ peer }) => toHex(peer.remotePublicKey) === hex),
-        takeWhile(({ type }) => type !== 'remove'),
-        map(({ peer }): Peer => peer)
-      )
-      return current === undefined ? events : events.pipe(startWith<Peer>(current))
-    })
+    return this.connections.peer$(remotePublicKey)
   }
 
   /** True once `close()` was called. */
@@ -308,7 +284,7 @@ export class ReactiveNetworker implements NetworkerStreams {
 
   private async shutdown(): Promise<void> {
     // From here on every new connection is refused (firewall) or closed on arrival.
-    this.shuttingDown = true
+    this.connections.refuse()
     this.stateSubject.next('closing')
     this.remembered.clear()
     // Emits every topic's final "left" state and the empty map on topics$.
@@ -326,11 +302,9 @@ export class ReactiveNetworker implements NetworkerStreams {
     this.hub.destroy()
     await this.remembered.close()
     this.subscriptions.unsubscribe()
-    this.peerEventsSubject.complete()
-    this.peersSubject.complete()
+    this.connections.close()
     this.topicsSubject.complete()
     this.errorsSubject.complete()
-    this.connectionsSubject.complete()
     this.stateSubject.next('closed')
     this.stateSubject.complete()
   }
@@ -348,7 +322,6 @@ export class ReactiveNetworker implements NetworkerStreams {
     await this.store.ready()
     const keyPair = await this.loadKeyPair()
     if (this.closing) throw errors.closed('listen')
-    const firewall = this.firewall()
     const { dht, bootstrap, maxPeers, maxClientConnections, maxServerConnections, maxParallel } = this.opts
     const source = createSwarmSource({
       keyPair,
@@ -358,9 +331,9 @@ export class ReactiveNetworker implements NetworkerStreams {
       maxClientConnections,
       maxServerConnections,
       maxParallel,
-      firewall: (remotePublicKey, payload) => this.shuttingDown || (firewall !== null && firewall(remotePublicKey, payload)),
+      firewall: this.connections.firewall(),
       onerror: (err, conn) => this.errorsSubject.next(errors.connection(toHex(conn.remotePublicKey), err)),
-      pending: () => this.authenticating
+      pending: () => this.connections.pending
     })
     this.source = source
     const topics = new Topics({
@@ -373,136 +346,8 @@ export class ReactiveNetworker implements NetworkerStreams {
     this.topicsManager = topics
     // Topics starts from the same empty map topics$ already holds: pass on changes only.
     this.subscriptions.add(topics.topics$.pipe(skip(1)).subscribe((states) => this.topicsSubject.next(states)))
-    this.subscriptions.add(
-      source.connections$
-        .pipe(
-          // Keep-alive and idle time-out belong to every connection from its first moment, so
-          // a half-open or mute one times out even before (or without) becoming a peer.
-          tap((event) => {
-            if (event.type === 'open') {
-              guardConnection(event.connection, { timeout: this.opts.timeout ?? 0, onerror: (err) => this.report(err) })
-            }
-            this.connectionsSubject.next(event)
-          }),
-          mergeMap((event) => this.authenticate(event)),
-          dedupeConnections<NoiseSecretStream>({
-            graceTime: this.opts.dedupeGraceTime,
-            scheduler: this.opts.scheduler ?? asyncScheduler
-          })
-        )
-        .subscribe((event) => this.onPeerEvent(event))
-    )
+    this.connections.attach(source)
     return source
-  }
-
-  /** The `allowlist` and the caller's `firewall` as one Hyperswarm firewall (null: allow all). */
-  private firewall(): ((remotePublicKey: Buffer, payload: unknown) => boolean) | null {
-    const { allowlist, firewall } = this.opts
-    if (allowlist === undefined) return firewall ?? null
-    const allowed = new Set(allowlist.map((key) => toHex(toDiscoveryKey(key))))
-    return (remotePublicKey, payload) =>
-      !allowed.has(toHex(remotePublicKey)) || (firewall !== undefined && firewall(remotePublicKey, payload))
-  }
-
-  /** Holds a new connection until `onauthenticate` accepts it; refused ones are closed. */
-  private authenticate(event: ConnectionEvent<NoiseSecretStream>): Observable<ConnectionEvent<NoiseSecretStream>> {
-    const check = this.opts.onauthenticate
-    if (check === undefined || event.type === 'close') return of(event)
-    const conn = event.connection
-    // Until the decision, the connection counts as dialling: no topic is flushed before it.
-    this.authenticating++
-    const decision = new Promise<void>((resolve, reject) => {
-      let settled = false
-      const done = (err?: Error | null): void => {
-        if (settled) return
-        settled = true
-        if (err) reject(err)
-        else resolve()
-      }
-      try {
-        check(Buffer.from(conn.remotePublicKey), done)
-      } catch (err) {
-        // A caller bug, not a refusal: reported as such, and the connection is refused.
-        this.errorsSubject.next(errors.callbackThrew('onauthenticate', toHex(conn.remotePublicKey), err))
-        done(err instanceof Error ? err : new Error(String(err)))
-      }
-    })
-    return from(decision.then(() => event)).pipe(
-      mergeMap((accepted) => (conn.destroyed || this.closing ? EMPTY : of(accepted))),
-      catchError((err: unknown) => {
-        this.errorsSubject.next(errors.authentication(toHex(conn.remotePublicKey), err))
-        conn.destroy()
-        return EMPTY
-      }),
-      // After the admitted connection went through dedup (so it is in peers$).
-      finalize(() => {
-        this.authenticating--
-        this.source?.update()
-      })
-    )
-  }
-
-  private onPeerEvent(event: DedupeEvent<NoiseSecretStream>): void {
-    if (this.shuttingDown && (event.type === 'add' || event.type === 'swap')) {
-      event.connection.destroy()
-      if (event.type === 'add') return
-    }
-    switch (event.type) {
-      case 'add': {
-        if (this.peersByKey.size >= (this.opts.maxPeers ?? DEFAULT_MAX_PEERS)) {
-          // Hyperswarm 4.17 checks maxPeers only when it dials: inbound connections are ours to
-          // refuse. The dedup state forgets the connection when it closes.
-          event.connection.destroy()
-          return
-        }
-        const peer = new PeerRecord(Buffer.from(event.connection.remotePublicKey), event.connection)
-        this.peersByKey.set(event.key, peer)
-        this.hub.attach(peer)
-        this.replicate(event.connection, event.key)
-        this.peerEventsSubject.next({ type: 'add', peer })
-        return
-      }
-      case 'swap': {
-        const peer = this.peersByKey.get(event.key)
-        if (peer === undefined) return
-        peer.swapTo(event.connection)
-        this.hub.swap(peer)
-        this.replicate(event.connection, event.key)
-        this.peerEventsSubject.next({ type: 'swap', peer })
-        return
-      }
-      case 'remove': {
-        const peer = this.peersByKey.get(event.key)
-        if (peer === undefined) return
-        this.peersByKey.delete(event.key)
-        this.hub.detach(peer)
-        this.peerEventsSubject.next({ type: 'remove', peer })
-        return
-      }
-      case 'drop':
-        event.connection.destroy()
-        return
-    }
-  }
-
-  private replicate(conn: NoiseSecretStream, key: string): void {
-    if (this.closing || conn.destroyed) return
-    try {
-      this.store.replicate(conn)
-    } catch (err) {
-      this.errorsSubject.next(errors.replication(key, err))
-    }
-  }
-
-  /** The remote keys of the connected peers that Hyperswarm found through this topic. */
-  private peersFoundFor(key: Buffer): Buffer[] {
-    const source = this.source
-    if (source === null) return []
-    const found: Buffer[] = []
-    for (const peer of this.peersByKey.values()) {
-      if (source.topicsOf(peer.remotePublicKey).some((topic) => b4a.equals(topic, key))) found.push(peer.remotePublicKey)
-    }
-    return found
   }
 
   /**
@@ -511,7 +356,7 @@ export class ReactiveNetworker implements NetworkerStreams {
    * `replicationWait` ms.
    */
   private replicationSettled(key: Buffer): Observable<never> {
-    const opened = (): boolean => replicationOpened(this.store, key, this.peersFoundFor(key))
+    const opened = (): boolean => replicationOpened(this.store, key, this.connections.peersFoundFor(key))
     const bound = this.opts.replicationWait ?? DEFAULT_REPLICATION_WAIT
     const scheduler = this.opts.scheduler ?? asyncScheduler
     return defer(() =>

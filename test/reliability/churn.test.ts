@@ -66,10 +66,20 @@ function resources(emitters: readonly NodeJS.EventEmitter[]): { handles: number;
  * keeps the last networker on the stack.
  */
 function subscriptionsLeft(networker: ReactiveNetworker): number {
-  const inner = networker as unknown as Record<string, { observed?: boolean; closed?: boolean }>
+  type Inner = Record<string, { observed?: boolean; closed?: boolean }>
+  const inner = networker as unknown as Inner & { connections: Inner }
   let left = inner.subscriptions.closed === true ? 0 : 1
-  for (const name of ['peerEventsSubject', 'peersSubject', 'errorsSubject', 'topicsSubject']) {
-    if (inner[name].observed === true) left++
+  if (inner.connections.subscriptions.closed !== true) left++
+  const subjects = [
+    inner.errorsSubject,
+    inner.topicsSubject,
+    inner.stateSubject,
+    inner.connections.peerEventsSubject,
+    inner.connections.peersSubject,
+    inner.connections.rawSubject
+  ]
+  for (const subject of subjects) {
+    if (subject.observed === true) left++
   }
   return left
 }
