@@ -118,24 +118,32 @@ test('3. one writer, two readers', async () => {
   expect(await core3.get(0)).toEqual(Buffer.from('hello'))
 })
 
-test('4. a core opened after configure and never configured still replicates (Corestore 7 has no sub-cores: all-to-all)', async () => {
-  const { store: store1, networker: networker1 } = await create()
-  const { store: store2, networker: networker2 } = await create()
-  const core1 = store1.get({ name: 'core' })
+/**
+ * Behaviours 4 and 5: the first core is configured on both sides, a second core is opened (and
+ * never configured) after that; both replicate over the one connection.
+ */
+async function configuredAndUnconfiguredCoresReplicate(
+  first: { store: Corestore; networker: Networker },
+  second: { store: Corestore; networker: Networker },
+  laterName: string
+): Promise<void> {
+  const core1 = first.store.get({ name: 'core' })
   await core1.ready()
-  const core3 = store2.get({ key: core1.key as Buffer })
+  const core3 = second.store.get({ key: core1.key as Buffer })
+  await first.networker.configure(core1.discoveryKey as Buffer)
+  await second.networker.configure(core3.discoveryKey as Buffer)
 
-  await networker1.configure((core1.discoveryKey as Buffer))
-  await networker2.configure((core3.discoveryKey as Buffer))
-
-  const core2 = store1.get({ name: 'opened later' })
+  const core2 = first.store.get({ name: laterName })
   await core2.ready()
-  const core4 = store2.get({ key: core2.key as Buffer })
-
+  const core4 = second.store.get({ key: core2.key as Buffer })
   await core1.append(Buffer.from('hello'))
   await core2.append(Buffer.from('world'))
   expect(await core3.get(0)).toEqual(Buffer.from('hello'))
   expect(await core4.get(0)).toEqual(Buffer.from('world'))
+}
+
+test('4. a core opened after configure and never configured still replicates (Corestore 7 has no sub-cores: all-to-all)', async () => {
+  await configuredAndUnconfiguredCoresReplicate(await create(), await create(), 'opened later')
 })
 
 test('5. a custom keyPair is what networker.keyPair shows at once and what the stream shows on both ends; an unconfigured second core replicates', async () => {
@@ -146,19 +154,7 @@ test('5. a custom keyPair is what networker.keyPair shows at once and what the s
   expect(networker1.keyPair?.publicKey).toEqual(keyPair1.publicKey)
   expect(networker2.keyPair?.publicKey).toEqual(keyPair2.publicKey)
 
-  const core1 = store1.get({ name: 'core' })
-  await core1.ready()
-  const core3 = store2.get({ key: core1.key as Buffer })
-  await networker1.configure((core1.discoveryKey as Buffer))
-  await networker2.configure((core3.discoveryKey as Buffer))
-
-  const core2 = store1.get({ name: 'second' })
-  await core2.ready()
-  const core4 = store2.get({ key: core2.key as Buffer })
-  await core1.append(Buffer.from('hello'))
-  await core2.append(Buffer.from('world'))
-  expect(await core3.get(0)).toEqual(Buffer.from('hello'))
-  expect(await core4.get(0)).toEqual(Buffer.from('world'))
+  await configuredAndUnconfiguredCoresReplicate({ store: store1, networker: networker1 }, { store: store2, networker: networker2 }, 'second')
 
   const [stream1] = [...networker1.streams]
   expect(b4a.equals(stream1.remotePublicKey, keyPair2.publicKey)).toBe(true)
