@@ -1,8 +1,8 @@
 import b4a from 'b4a'
 import { EventEmitter } from 'events'
 import type { CorestoreLike, KeyPairLike, SwarmLike } from './stack-types'
-import { Subscription, map, pairwise, startWith } from 'rxjs'
-import type { TopicState } from '../operators/types'
+import { Subscription } from 'rxjs'
+import { topicEvents } from '../operators/topicEvents'
 import { ErrorCodes, NetworkerError, errors } from './errors'
 import { Codec, Encoding, resolveEncoding } from './encodings'
 import type { Extension } from './extensions'
@@ -147,17 +147,9 @@ export class Networker extends EventEmitter {
       })
     )
     this.subscription.add(
-      this.reactive.topics$
-        .pipe(
-          startWith(new Map<string, TopicState>()),
-          pairwise(),
-          map(([before, after]) => changes(before, after))
-        )
-        .subscribe((events) => {
-          for (const { event, key } of events) {
-            if (this.listenerCount(event) > 0) this.safeEmit(event, key)
-          }
-        })
+      this.reactive.topics$.pipe(topicEvents()).subscribe(({ type, discoveryKey }) => {
+        if (type !== 'left' && this.listenerCount(type) > 0) this.safeEmit(type, discoveryKey)
+      })
     )
     this.subscription.add(
       this.reactive.errors$.subscribe((err) => {
@@ -396,17 +388,4 @@ export class Networker extends EventEmitter {
 function detailOf(err: NetworkerError): string | undefined {
   const cause: unknown = err.cause
   return cause instanceof Error ? (cause.stack ?? cause.message) : cause === undefined ? undefined : String(cause)
-}
-
-function changes(
-  before: ReadonlyMap<string, TopicState>,
-  after: ReadonlyMap<string, TopicState>
-): Array<{ event: 'joined' | 'flushed'; key: Uint8Array }> {
-  const events: Array<{ event: 'joined' | 'flushed'; key: Uint8Array }> = []
-  for (const [hex, state] of after) {
-    const previous = before.get(hex)
-    if (state.joined && !previous?.joined) events.push({ event: 'joined', key: state.discoveryKey })
-    if (state.flushed && !previous?.flushed) events.push({ event: 'flushed', key: state.discoveryKey })
-  }
-  return events
 }

@@ -268,11 +268,8 @@ export class ReactiveNetworker implements NetworkerStreams {
     return messages
   }
 
-  /**
-   * @internal Puts an operational error on `errors$` (used by the legacy facade for errors of
-   * the handlers it calls).
-   */
-  report(err: NetworkerError): void {
+  /** Puts an operational error on `errors$` (the one way errors of every part reach it). */
+  private report(err: NetworkerError): void {
     if (!this.errorsSubject.closed) this.errorsSubject.next(err)
   }
 

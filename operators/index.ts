@@ -4,6 +4,8 @@ export { peerSet } from './peerSet'
 export type { PeerSetConfig } from './peerSet'
 export { detectFlush } from './detectFlush'
 export { topicState, sameState } from './topicState'
+export { topicEvents } from './topicEvents'
+export type { TopicEvent } from './topicEvents'
 export type {
   ConnectionLike,
   ConnectionEvent,
