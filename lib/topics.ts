@@ -23,6 +23,13 @@ import { toHex } from './keys'
 /** Backoff (ms) between lookups of a topic that has no peers yet; the last value repeats. */
 export const DEFAULT_RELOOKUP_BACKOFF: readonly number[] = [1000, 2000, 4000, 8000, 15000, 30000, 60000]
 
+/**
+ * ms after a join's first discovery before looking again when it found nobody: long enough that
+ * a peer joining right after us dials us first (no lookup competes with its join), short enough
+ * that two peers joining at the same instant meet well within a quarter second.
+ */
+const SIMULTANEOUS_RELOOKUP_MS = 50
+
 /** Lookups after a join that run even when the topic already has peers. */
 const EAGER_RELOOKUPS = 2
 
@@ -244,13 +251,18 @@ export class Topics {
     // one lookup. Only the first lookup after a join, only an announcing one, and only when it
     // found nobody.
     const meetSimultaneous = entry.relookups === 0 && options.server && entry.found === 0
-    const delay = meetSimultaneous ? 0 : watching ? backoff[0] : backoff[Math.min(entry.relookups, backoff.length - 1)]
+    const delay = meetSimultaneous
+      ? SIMULTANEOUS_RELOOKUP_MS
+      : watching
+        ? backoff[0]
+        : backoff[Math.min(entry.relookups, backoff.length - 1)]
     entry.relookup = scheduler.schedule(() => {
       entry.relookup = null
       if (this.closed || entry.session === null) return
       // The first lookups after a join always run: peers that joined at the same instant as
-      // us missed each other even when both found someone else.
-      if (!eager() && this.opts.source.hasPeersFor(entry.key)) {
+      // us missed each other even when both found someone else. The look-again-after-announcing
+      // is skipped once a peer came in the meantime (it dialled us: nobody was missed).
+      if ((meetSimultaneous || !eager()) && this.opts.source.hasPeersFor(entry.key)) {
         this.scheduleRelookup(entry, options)
         return
       }
