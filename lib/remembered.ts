@@ -62,6 +62,9 @@ export class Remembered {
       if (fromCaller && (remember || wasRemembered || config.remember === false)) {
         await this.persist(key, { announce: config.announce, lookup: config.lookup, remember })
       }
+      // A left key that was never remembered cannot be restored: nothing of it is kept. (A left
+      // remembered key stays marked, so a restore already under way does not join it again.)
+      if (fromCaller && !joining && !wasRemembered) this.callerKeys.delete(hex)
     }
   }
 

@@ -19,10 +19,13 @@ afterEach(async () => {
   await h.cleanup()
 })
 
-/** Test-only: the number of keys the networker keeps state for. */
+/** Test-only: the number of keys the networker keeps state for (topic entries and caller marks). */
 function keysKept(networker: ReactiveNetworker): number {
-  const inner = networker as unknown as { topicsManager: { entries: Map<string, unknown> } | null }
-  return inner.topicsManager?.entries.size ?? 0
+  const inner = networker as unknown as {
+    topicsManager: { entries: Map<string, unknown> } | null
+    remembered: { callerKeys: Set<string> }
+  }
+  return new Set([...(inner.topicsManager?.entries.keys() ?? []), ...inner.remembered.callerKeys]).size
 }
 
 it('close() ends every topic as left: the last topics$ is empty, topic$ ends not joined, joined/flushed/status are cleared', async () => {
