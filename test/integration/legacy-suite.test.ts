@@ -632,6 +632,25 @@ test('a throwing peer-add listener is surfaced and the networker carries on', as
   expect(networker1.peers.size).toBe(1)
 })
 
+/**
+ * The Hyperspace scenarios' start: a writer store whose core holds `blocks` and is announced by
+ * `announce`, and the reader store's copy of that core opened by key (not yet configured).
+ */
+async function announcedCopy(
+  writerStore: Corestore,
+  readerStore: Corestore,
+  announce: (discoveryKey: Buffer) => Promise<unknown>,
+  blocks: Buffer[]
+): Promise<Corestore.Hypercore> {
+  const core = writerStore.get({ name: 'core' })
+  await core.ready()
+  await core.append(blocks)
+  await announce(core.discoveryKey as Buffer)
+  const copy = readerStore.get({ key: core.key as Buffer })
+  await copy.ready()
+  return copy
+}
+
 // ---------------------------------------------------------------------------------------------
 // Hyperspace-style scenarios
 // ---------------------------------------------------------------------------------------------
@@ -639,13 +658,7 @@ test('a throwing peer-add listener is surfaced and the networker carries on', as
 test('Hyperspace: once configure calls back (flushed), core.peers holds the peer: "flushed && no peers" means nobody has the core', async () => {
   const { store: writerStore, networker: writer } = await create()
   const { store: readerStore, networker: reader } = await create()
-  const core = writerStore.get({ name: 'core' })
-  await core.ready()
-  await core.append(Buffer.from('block'))
-  await writer.configure((core.discoveryKey as Buffer), { announce: true, lookup: false })
-
-  const copy = readerStore.get({ key: core.key as Buffer })
-  await copy.ready()
+  const copy = await announcedCopy(writerStore, readerStore, (key) => writer.configure(key, { announce: true, lookup: false }), [Buffer.from('block')])
   const peersAtCallback = await new Promise<number>((resolve, reject) =>
     reader.configure((copy.discoveryKey as Buffer), { announce: false, lookup: true }, (err) => (err ? reject(err) : resolve(copy.peers.length)))
   )
@@ -664,12 +677,7 @@ test('Hyperspace (reactive API): await configure, then core.peers holds the peer
   const readerStore = h.store()
   const writer = h.networker(writerStore)
   const reader: ReactiveNetworker = h.networker(readerStore)
-  const core = writerStore.get({ name: 'core' })
-  await core.ready()
-  await core.append(Buffer.from('block'))
-  await writer.configure((core.discoveryKey as Buffer), { announce: true, lookup: false })
-  const copy = readerStore.get({ key: core.key as Buffer })
-  await copy.ready()
+  const copy = await announcedCopy(writerStore, readerStore, (key) => writer.configure(key, { announce: true, lookup: false }), [Buffer.from('block')])
   const state = await reader.configure((copy.discoveryKey as Buffer), { announce: false, lookup: true })
   expect(state.flushed).toBe(true)
   expect(copy.peers.length).toBe(1)
@@ -678,13 +686,12 @@ test('Hyperspace (reactive API): await configure, then core.peers holds the peer
 test('Hyperspace: core.update() on a freshly opened core waits for the first discovery (findingPeers) instead of answering "no peers"', async () => {
   const { store: writerStore, networker: writer } = await create()
   const { store: readerStore, networker: reader } = await create()
-  const core = writerStore.get({ name: 'core' })
-  await core.ready()
-  await core.append([Buffer.from('a'), Buffer.from('b')])
-  await writer.configure((core.discoveryKey as Buffer), { announce: true, lookup: false })
-
-  const copy = readerStore.get({ key: core.key as Buffer })
-  await copy.ready()
+  const copy = await announcedCopy(
+    writerStore,
+    readerStore,
+    (key) => writer.configure(key, { announce: true, lookup: false }),
+    [Buffer.from('a'), Buffer.from('b')]
+  )
   void reader.configure((copy.discoveryKey as Buffer), { announce: false, lookup: true })
   const updated = await copy.update()
   expect(updated).toBe(true)
