@@ -25,6 +25,7 @@ import { peerSet } from '../operators/peerSet'
 import type { ConnectionEvent, DedupeEvent } from '../operators/types'
 import { NetworkerError, errors } from './errors'
 import type { ExtensionHub } from './extensions'
+import { IdleWatchdog } from './idle-watchdog'
 import { guardConnection } from './keepalive'
 import { toDiscoveryKey, toHex } from './keys'
 import type { NetworkerOptions } from './options'
@@ -35,6 +36,10 @@ import type { SwarmSource } from './swarm-source'
 
 /** Hyperswarm's own default `maxPeers`, which we also hold inbound connections to. */
 const DEFAULT_MAX_PEERS = 64
+
+/** Bounds (ms) of the idle watchdog's tick, an eighth of `timeout` between them. */
+const MIN_TICK = 25
+const MAX_TICK = 1000
 
 type AdmissionOptions = Pick<
   NetworkerOptions,
@@ -55,8 +60,10 @@ export class Connections {
   private readonly subscriptions = new Subscription()
   /** Set from the first instant of `close()`: every new connection is refused or closed. */
   private refusing = false
-  /** Connections waiting for `onauthenticate`; they count as dialling. */
-  private authenticating = 0
+  /** Connections opened but not yet admitted (no answer yet, or `onauthenticate`); they count as dialling. */
+  private admitting = 0
+  /** The silence of every connection, when `timeout` is set. */
+  private readonly watchdog: IdleWatchdog | null
   private source: SwarmSource | null = null
 
   /** Hot, no replay: `add`, `remove` and `swap`. */
@@ -71,6 +78,8 @@ export class Connections {
     private readonly onerror: (err: NetworkerError) => void
   ) {
     this.subscriptions.add(this.peerEventsSubject.pipe(peerSet({ emitInitial: false })).subscribe(this.peersSubject))
+    const timeout = opts.timeout ?? 0
+    this.watchdog = timeout > 0 ? new IdleWatchdog(Math.max(MIN_TICK, Math.min(MAX_TICK, Math.floor(timeout / 8)))) : null
   }
 
   /** The peer set's subject: `peers$` is built on it by the networker. */
@@ -80,7 +89,7 @@ export class Connections {
 
   /** Connections opened but not yet admitted. */
   get pending(): number {
-    return this.authenticating
+    return this.admitting
   }
 
   /** The `allowlist`, the caller's `firewall`, and closing as one Hyperswarm firewall. */
@@ -99,14 +108,9 @@ export class Connections {
     this.subscriptions.add(
       source.connections$
         .pipe(
-          // Keep-alive and idle time-out belong to every connection from its first moment, so
-          // a half-open or mute one times out even before (or without) becoming a peer.
-          tap((event) => {
-            if (event.type === 'open') {
-              guardConnection(event.connection, { timeout: this.opts.timeout ?? 0, onerror: this.onerror })
-            }
-            this.rawSubject.next(event)
-          }),
+          tap((event) => this.rawSubject.next(event)),
+          // A connection is a peer only once data has crossed both ways.
+          mergeMap((event) => (event.type === 'open' ? this.whenAnswered(event) : of(event))),
           mergeMap((event) => this.authenticate(event)),
           dedupeConnections<NoiseSecretStream>({
             graceTime: this.opts.dedupeGraceTime,
@@ -149,10 +153,50 @@ export class Connections {
 
   /** Stops the pipeline and completes the streams (after the swarm is destroyed). */
   close(): void {
+    this.watchdog?.stop()
     this.subscriptions.unsubscribe()
     this.peerEventsSubject.complete()
     this.peersSubject.complete()
     this.rawSubject.complete()
+  }
+
+  /**
+   * Guards a new connection (keep-alive channel and idle time-out, from its first moment, so a
+   * half-open or mute one times out without ever becoming a peer) and holds it until its remote
+   * has answered the keep-alive channel. One that closes first is never seen again.
+   */
+  private whenAnswered(event: ConnectionEvent<NoiseSecretStream>): Observable<ConnectionEvent<NoiseSecretStream>> {
+    return new Observable((subscriber) => {
+      const conn = event.connection
+      let waiting = true
+      const settle = (): void => {
+        if (!waiting) return
+        waiting = false
+        conn.removeListener('close', onclose)
+        this.admitting--
+        this.source?.update()
+      }
+      const onclose = (): void => {
+        settle()
+        subscriber.complete()
+      }
+      this.admitting++
+      conn.once('close', onclose)
+      guardConnection(conn, {
+        timeout: this.opts.timeout ?? 0,
+        watchdog: this.watchdog,
+        onerror: this.onerror,
+        onalive: () => {
+          if (!waiting) return
+          // Passed on before it stops counting as dialling: no topic is flushed in between.
+          if (!this.refusing) subscriber.next(event)
+          settle()
+          subscriber.complete()
+        }
+      })
+      if (conn.destroyed) onclose()
+      return settle
+    })
   }
 
   /** Holds a new connection until `onauthenticate` accepts it; refused ones are closed. */
@@ -161,7 +205,7 @@ export class Connections {
     if (check === undefined || event.type === 'close') return of(event)
     const conn = event.connection
     // Until the decision, the connection counts as dialling: no topic is flushed before it.
-    this.authenticating++
+    this.admitting++
     const decision = new Promise<void>((resolve, reject) => {
       let settled = false
       const done = (err?: Error | null): void => {
@@ -187,7 +231,7 @@ export class Connections {
       }),
       // After the admitted connection went through dedup (so it is in peers$).
       finalize(() => {
-        this.authenticating--
+        this.admitting--
         this.source?.update()
       })
     )

@@ -2,6 +2,7 @@ import Protomux from 'protomux'
 import c from 'compact-encoding'
 import type NoiseSecretStream from '@hyperswarm/secret-stream'
 import { NetworkerError, errors } from './errors'
+import type { IdleWatchdog } from './idle-watchdog'
 import { toHex } from './keys'
 
 /** Protomux protocol on which each side asks the other for keep-alives (see `timeout`). */
@@ -10,32 +11,62 @@ export const KEEPALIVE_PROTOCOL = '@basestore/networker/keepalive'
 /** The fastest keep-alive a remote may ask us for. */
 const MIN_KEEPALIVE = 100
 
+/** Keep-alives are asked for at this fraction of `timeout`: a loaded remote still beats it. */
+const KEEPALIVE_DIVISOR = 4
+
+/**
+ * Before the keep-alive channel has answered, a connection may stay silent for this many
+ * `timeout`s: the handshake budget. Two saturated ends answer late, not never.
+ */
+export const HANDSHAKE_BUDGET_FACTOR = 2
+
 export interface KeepAliveOptions {
-  /** ms; when set, peers are asked for keep-alives at a third of it and silent ones time out. */
+  /** ms; when set, peers are asked for keep-alives at a quarter of it and silent ones time out. */
   readonly timeout: number
+  /** Counts the silence of every connection of the networker; required with a `timeout`. */
+  readonly watchdog: IdleWatchdog | null
   readonly onerror: (err: NetworkerError) => void
+  /**
+   * Called once data has crossed both ways: the remote opened the keep-alive channel (a
+   * networker) or rejected it (a plain Hyperswarm peer running Protomux). Not called for a
+   * connection that closes first.
+   */
+  readonly onalive: () => void
 }
 
 /**
- * Connection policy for every connection as it opens, before authentication and dedup: arms
- * the idle time-out and opens the keep-alive channel, for the connection's whole life.
+ * Connection policy for every connection as it opens, before authentication and dedup: opens
+ * the keep-alive channel and, with a `timeout`, watches the connection's silence for its whole
+ * life.
  *
- * With a `timeout`, silence counts from the first moment. A remote that runs this protocol
- * answers the channel at once and then keeps alive at `timeout / 3`; one that rejects it (a
- * plain Hyperswarm peer) gets the default keep-alive back; one that never answers (a half-open
- * connection, a mute peer) stays silent and times out, instead of lingering until the
- * transport gives up (~13 s).
+ * Until the remote answers the channel, the connection has the handshake budget
+ * (`HANDSHAKE_BUDGET_FACTOR × timeout`); then `timeout`, counted from the last frame received. A
+ * remote that runs this protocol answers at once and keeps alive at `timeout / 4`; one that
+ * rejects it (a plain Hyperswarm peer) keeps alive at its own pace and is not watched; one that
+ * never answers (a half-open connection, a mute peer) is dropped when the budget runs out, never
+ * having been a peer.
  */
 export function guardConnection(stream: NoiseSecretStream, opts: KeepAliveOptions): void {
   if (stream.destroyed) return
   const mux = Protomux.from(stream)
-  if (opts.timeout > 0) stream.setTimeout(opts.timeout)
+  const { timeout, watchdog } = opts
+  if (timeout > 0 && watchdog !== null) {
+    watchdog.watch(stream, HANDSHAKE_BUDGET_FACTOR * timeout)
+    stream.once('close', () => watchdog.unwatch(stream))
+  }
+  let alive = false
+  const answered = (): void => {
+    if (alive || stream.destroyed) return
+    alive = true
+    opts.onalive()
+  }
   // Always paired, even without our own timeout: the remote may ask us for keep-alives.
-  mux.pair({ protocol: KEEPALIVE_PROTOCOL }, () => openKeepAlive(stream, mux, opts))
-  openKeepAlive(stream, mux, opts)
+  mux.pair({ protocol: KEEPALIVE_PROTOCOL }, () => openKeepAlive(stream, mux, opts, answered))
+  openKeepAlive(stream, mux, opts, answered)
 }
 
-function openKeepAlive(stream: NoiseSecretStream, mux: Protomux, { timeout, onerror }: KeepAliveOptions): void {
+function openKeepAlive(stream: NoiseSecretStream, mux: Protomux, opts: KeepAliveOptions, answered: () => void): void {
+  const { timeout, watchdog, onerror } = opts
   let opened = false
   const channel = mux.createChannel({
     protocol: KEEPALIVE_PROTOCOL,
@@ -56,14 +87,20 @@ function openKeepAlive(stream: NoiseSecretStream, mux: Protomux, { timeout, oner
     ],
     onopen: () => {
       opened = true
-      if (!(timeout > 0) || stream.destroyed) return
-      ch.messages[0].send(c.encode(c.uint, Math.max(MIN_KEEPALIVE, Math.floor(timeout / 3))))
-      stream.setTimeout(timeout)
+      if (timeout > 0 && !stream.destroyed) {
+        ch.messages[0].send(c.encode(c.uint, Math.max(MIN_KEEPALIVE, Math.floor(timeout / KEEPALIVE_DIVISOR))))
+        // From now on silence is measured against the timeout itself.
+        watchdog?.watch(stream, timeout)
+      }
+      answered()
     },
     onclose: (isRemote) => {
-      // Rejected: a plain Hyperswarm peer keeps alive at its default pace, so ours must not
-      // cut it; back to the default. (A pair callback re-arms if the remote opens later.)
-      if (!opened && isRemote && timeout > 0 && !stream.destroyed) stream.setTimeout(0)
+      if (opened || !isRemote || stream.destroyed) return
+      // Rejected: a plain Hyperswarm peer that runs Protomux. It answered, so data flows; it keeps
+      // alive at its own pace, so ours must not cut it. (A pair callback re-arms if the remote
+      // opens the channel later.)
+      watchdog?.unwatch(stream)
+      answered()
     }
   })
   if (channel === null) return

@@ -27,8 +27,9 @@ export interface NetworkerOptions {
    */
   allowlist?: ReadonlyArray<Buffer | Uint8Array | string>
   /**
-   * ms after which a silent connection is dropped, counted from its first moment (both sides
-   * keep alive at a third of it). A remote that never answers (a half-open connection, a mute
+   * ms of silence, from the last frame received, after which a connection is dropped (both
+   * sides keep alive at a quarter of it); time this process was stalled is not counted. Until
+   * the remote answers, a connection has twice as long. A remote that never answers (a half-open connection, a mute
    * peer) is dropped too; a plain Hyperswarm peer, which rejects the keep-alive channel, keeps
    * Hyperswarm's default.
    */

@@ -18,6 +18,8 @@ interface Recorder {
   readonly duplicates: string[][]
   /** How many times a remote key moved to a new connection (`swap`). */
   streamChanges: number
+  /** Raw connections opened per remote key (more than one: the connections crossed). */
+  readonly opens: Map<string, number>
   /** Swaps that came with another Peer object than the one added (must stay empty). */
   readonly newObjects: string[]
   stop(): void
@@ -29,10 +31,17 @@ function record(networker: ReactiveNetworker): Recorder {
     events: [],
     duplicates: [],
     streamChanges: 0,
+    opens: new Map(),
     newObjects: [],
     stop: () => subscriptions.forEach((s) => s.unsubscribe())
   }
   const added = new Map<string, Peer>()
+  subscriptions.push(
+    networker.connections$.subscribe(({ type, connection }) => {
+      const key = b4a.toString(connection.remotePublicKey, 'hex')
+      if (type === 'open') recorder.opens.set(key, (recorder.opens.get(key) ?? 0) + 1)
+    })
+  )
   subscriptions.push(
     networker.peerEvents$.subscribe((event) => {
       const key = b4a.toString(event.peer.remotePublicKey, 'hex')
@@ -55,7 +64,7 @@ function record(networker: ReactiveNetworker): Recorder {
 
 test('the dedup flicker produces no remove/add: crossed connections give one add per side and no remove', async () => {
   const rounds = 10
-  let swaps = 0
+  let crossed = 0
   const failures: string[] = []
   for (let round = 0; round < rounds; round++) {
     const topic = randomTopic()
@@ -87,13 +96,15 @@ test('the dedup flicker produces no remove/add: crossed connections give one add
         )
       }
     }
-    swaps += ra.streamChanges + rb.streamChanges
+    if ((ra.opens.get(bKey) ?? 0) > 1 || (rb.opens.get(aKey) ?? 0) > 1) crossed++
     ra.stop()
     rb.stop()
     await Promise.all([a.close(), b.close()])
   }
   expect(failures).toEqual([])
-  // The rounds must really have crossed (seen here: one swap per round); without any swap
-  // this test would prove nothing about the dedup path.
-  expect(swaps).toBeGreaterThan(0)
+  // The rounds must really have crossed (two raw connections between the pair); without that
+  // this test would prove nothing. (Since a connection becomes a peer only once its remote
+  // answered, Hyperswarm has usually closed the duplicate before either is a peer: a swap is
+  // now rare, and neither it nor the duplicate's close may show as a remove/add.)
+  expect(crossed).toBeGreaterThan(0)
 })

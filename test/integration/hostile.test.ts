@@ -33,6 +33,9 @@ test('a hostile peer sending garbage, oversize frames, floods and hundreds of un
   await victim.configure(topic, { announce: true, lookup: false })
 
   const hostile = hostilePeer((conn, mux) => {
+    // First what makes it a peer: the keep-alive channel answered (data has crossed both ways).
+    const keepAlive = mux.createChannel({ protocol: KEEPALIVE_PROTOCOL, messages: [{ encoding: c.raw }] })
+    keepAlive?.open()
     // Hundreds of channels nobody on the other side knows.
     for (let i = 0; i < 300; i++) mux.createChannel({ protocol: `junk-${i}` })?.open()
     // Garbage on every message type of an extension channel we do know.
@@ -48,8 +51,6 @@ test('a hostile peer sending garbage, oversize frames, floods and hundreds of un
     ext?.messages[0].send(Buffer.alloc(4096, 1)) // over the victim's maxMessageSize
     ext?.messages[3].send(Buffer.from('a message type that does not exist'))
     for (let i = 0; i < 5000; i++) ext?.messages[0].send(Buffer.from('{"flood":true}'))
-    const keepAlive = mux.createChannel({ protocol: KEEPALIVE_PROTOCOL, messages: [{ encoding: c.raw }] })
-    keepAlive?.open()
     keepAlive?.messages[0].send(Buffer.from([0xfd])) // a truncated uint
   })
   hostile.join(topic, { server: false, client: true })

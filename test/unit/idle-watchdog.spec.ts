@@ -1,0 +1,88 @@
+import { IdleWatchdog, TIMED_OUT, Watchable } from '../../lib/idle-watchdog'
+
+/** A connection the test feeds bytes to by hand. */
+function stream(): Watchable & { rawBytesRead: number; destroyed: boolean; reason: Error | null } {
+  const s = {
+    rawBytesRead: 0,
+    destroyed: false,
+    reason: null as Error | null,
+    destroy(err?: Error) {
+      s.destroyed = true
+      s.reason = err ?? null
+    }
+  }
+  return s
+}
+
+describe('IdleWatchdog', () => {
+  let clock = 0
+  let dog: IdleWatchdog
+  beforeEach(() => {
+    clock = 0
+    dog = new IdleWatchdog(100, () => clock)
+  })
+  afterEach(() => dog.stop())
+
+  const advance = (ms: number, step = 100): void => {
+    for (let t = 0; t < ms; t += step) {
+      clock += step
+      dog.check()
+    }
+  }
+
+  it('destroys a connection after its budget of silence, counted from the last frame', () => {
+    const s = stream()
+    dog.watch(s, 1000)
+    advance(600)
+    s.rawBytesRead += 17 // a keep-alive
+    advance(900)
+    expect(s.destroyed).toBe(false)
+    advance(200)
+    expect(s.destroyed).toBe(true)
+    expect(s.reason?.message).toBe(TIMED_OUT)
+    expect(dog.size).toBe(0)
+  })
+
+  it('does not count a stall of this process: one late tick credits at most two periods', () => {
+    const s = stream()
+    dog.watch(s, 1000)
+    advance(300)
+    clock += 5000 // the event loop was blocked for 5 s
+    dog.check()
+    expect(s.destroyed).toBe(false)
+    s.rawBytesRead += 17 // what the remote sent meanwhile, read right after the stall
+    advance(900)
+    expect(s.destroyed).toBe(false)
+  })
+
+  it('still drops a dead remote within budget + one tick when ticks are on time', () => {
+    const s = stream()
+    dog.watch(s, 1000)
+    let ticks = 0
+    while (!s.destroyed) {
+      clock += 100
+      dog.check()
+      ticks++
+    }
+    expect(ticks * 100).toBeLessThanOrEqual(1100)
+  })
+
+  it('re-budgets a watched connection, forgets destroyed and unwatched ones, and stops its timer when empty', () => {
+    const a = stream()
+    const b = stream()
+    dog.watch(a, 5000)
+    dog.watch(b, 5000)
+    dog.watch(a, 200) // the handshake answered: now the timeout itself
+    advance(300)
+    expect(a.destroyed).toBe(true)
+    b.destroyed = true
+    dog.check()
+    expect(dog.size).toBe(0)
+    const c = stream()
+    dog.watch(c, 100)
+    dog.unwatch(c)
+    expect(dog.size).toBe(0)
+    advance(500)
+    expect(c.destroyed).toBe(false)
+  })
+})
