@@ -226,6 +226,9 @@ export class Connections {
       mergeMap((accepted) => (conn.destroyed || this.refusing ? EMPTY : of(accepted))),
       catchError((err: unknown) => {
         this.onerror(errors.authentication(toHex(conn.remotePublicKey), err))
+        // As Hyperswarm does with a key its firewall refuses: never dialled again (the topic's
+        // repair does not count it as missing) and refused inbound.
+        this.source?.ban(conn.remotePublicKey)
         conn.destroy()
         return EMPTY
       }),

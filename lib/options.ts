@@ -41,7 +41,8 @@ export interface NetworkerOptions {
   maxMessageSize?: number
   /**
    * Called for every new connection before it is replicated or announced; call `done()` to
-   * accept, `done(err)` to refuse and close it.
+   * accept, `done(err)` to refuse and close it. A refused key is banned for the networker's life,
+   * as Hyperswarm bans a key its `firewall` refuses: never dialled again, refused inbound.
    */
   onauthenticate?: (remotePublicKey: Buffer, done: (err?: Error | null) => void) => void
   /** ms a closed connection waits for a replacement before its peer is removed. Default 500. */

@@ -65,10 +65,15 @@ export interface SwarmSource {
   update(): void
   /** The topics Hyperswarm knows a remote key by (from its lookups). */
   topicsOf(remotePublicKey: Uint8Array): readonly Buffer[]
-  /** How many peers Hyperswarm has found through a topic (connected or not). */
+  /** How many peers Hyperswarm knows through a topic (connected or not), banned ones excepted. */
   foundFor(topic: Buffer): number
-  /** Whether a live connection goes to a peer found through the topic. */
-  hasPeersFor(topic: Buffer): boolean
+  /** How many live connections go to peers found through the topic. */
+  connectedFor(topic: Buffer): number
+  /**
+   * Refuses a remote key for the swarm's life (Hyperswarm's ban): never dialled again, and its
+   * connections are refused. For a peer that failed authentication.
+   */
+  ban(remotePublicKey: Uint8Array): void
   /**
    * Destroys every connection (remote peers see us leave at once) and waits for their close,
    * destroys the swarm and its DHT node, and completes both streams.
@@ -160,16 +165,20 @@ export function createSwarmSource(opts: SwarmSourceOptions): SwarmSource {
     foundFor: (topic) => {
       let count = 0
       for (const info of swarm.peers.values()) {
-        if (info.topics.some((t) => b4a.equals(t, topic))) count++
+        if (!info.banned && info.topics.some((t) => b4a.equals(t, topic))) count++
       }
       return count
     },
-    hasPeersFor: (topic) => {
+    connectedFor: (topic) => {
+      const keys = new Set<string>()
       for (const conn of swarm.connections) {
-        if (!conn.destroyed && topicsOf(conn.remotePublicKey).some((t) => b4a.equals(t, topic))) return true
+        if (!conn.destroyed && topicsOf(conn.remotePublicKey).some((t) => b4a.equals(t, topic))) {
+          keys.add(b4a.toString(conn.remotePublicKey, 'hex'))
+        }
       }
-      return false
+      return keys.size
     },
+    ban: (remotePublicKey) => swarm.peers.get(b4a.toString(remotePublicKey, 'hex'))?.ban(true),
     destroy: () => (destroying ??= destroy())
   }
 }

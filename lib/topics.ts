@@ -33,6 +33,16 @@ const SIMULTANEOUS_RELOOKUP_MS = 50
 /** Lookups after a join that run even when the topic already has peers. */
 const EAGER_RELOOKUPS = 2
 
+/**
+ * While peers that lookups found are not connected, the topic is looked up again (which makes
+ * Hyperswarm dial them afresh, even the ones it gave up on) at most this many ms apart, for the
+ * first `REPAIR_FAST_ROUNDS` rounds; then on the ordinary backoff.
+ */
+const REPAIR_MAX_MS = 4000
+const REPAIR_FAST_ROUNDS = 15
+/** Each repair delay is scaled by a random factor in [1 - j, 1 + j]: hosts do not dial in lockstep. */
+const REPAIR_JITTER = 0.25
+
 /** A configuration as `configure` applies it (defaults filled in). */
 export interface TopicConfig {
   readonly announce: boolean
@@ -56,11 +66,13 @@ interface TopicEntry {
   found: number
   /** Whether the last lookup found peers the one before it had not. */
   foundMore: boolean
+  /** Lookups in a row run because found peers were not connected. */
+  repairs: number
 }
 
 export interface TopicsOptions {
   /** The swarm's commands and progress: join, leave, lookups found, peers per topic. */
-  source: Pick<SwarmSource, 'progress$' | 'join' | 'leave' | 'update' | 'hasPeersFor' | 'foundFor'>
+  source: Pick<SwarmSource, 'progress$' | 'join' | 'leave' | 'update' | 'connectedFor' | 'foundFor'>
   onerror: (err: NetworkerError) => void
   /**
    * Runs between "discovery flushed" and the topic counting as flushed; completes when the topic
@@ -177,6 +189,7 @@ export class Topics {
       relookups: 0,
       found: 0,
       foundMore: false,
+      repairs: 0,
       subscription: merge(inputs, flushes)
         .pipe(topicState(key))
         .subscribe((next) => {
@@ -238,42 +251,56 @@ export class Topics {
    * short backoff: twice after every join, then for as long as it has no peer, or the last
    * lookup still found peers the one before had not (a DHT node returns at most 20 records per
    * lookup, so a large swarm is found a part at a time).
+   *
+   * And repair: while fewer peers are connected than the last lookup found (a pair whose
+   * connection died, a peer Hyperswarm forgot after several short connections), look again on a
+   * jittered backoff capped at `REPAIR_MAX_MS`. A lookup makes Hyperswarm dial every found peer
+   * it is not connected to afresh. Banned peers (failed authentication, the firewall) do not
+   * count as found.
    */
   private scheduleRelookup(entry: TopicEntry, options: { server: boolean; client: boolean }): void {
     const backoff = this.opts.relookupBackoff ?? DEFAULT_RELOOKUP_BACKOFF
     if (backoff.length === 0) return
+    const { source } = this.opts
     const scheduler = this.opts.scheduler ?? asyncScheduler
-    // With peers, only watch (at the first backoff) for the topic to become empty.
     const eager = (): boolean => entry.relookups < EAGER_RELOOKUPS || entry.foundMore
-    const watching = !eager() && this.opts.source.hasPeersFor(entry.key)
+    const connected = source.connectedFor(entry.key)
+    const missing = connected > 0 && connected < entry.found
+    if (!missing) entry.repairs = 0
+    // With every found peer connected, only watch (at the first backoff) for that to change.
+    const watching = !eager() && connected > 0 && !missing
     // A peer that joined at the same instant announced while our first lookup ran: once our own
-    // announce has completed, look again at once (no timer), so simultaneous joiners meet within
-    // one lookup. Only the first lookup after a join, only an announcing one, and only when it
-    // found nobody.
+    // announce has completed, look again soon, so simultaneous joiners meet within one lookup.
+    // Only the first lookup after a join, only an announcing one, and only when it found nobody.
     const meetSimultaneous = entry.relookups === 0 && options.server && entry.found === 0
     const delay = meetSimultaneous
       ? SIMULTANEOUS_RELOOKUP_MS
       : watching
         ? backoff[0]
-        : backoff[Math.min(entry.relookups, backoff.length - 1)]
+        : missing && !eager()
+          ? this.repairDelay(entry, backoff)
+          : backoff[Math.min(entry.relookups, backoff.length - 1)]
     entry.relookup = scheduler.schedule(() => {
       entry.relookup = null
       if (this.closed || entry.session === null) return
       // The first lookups after a join always run: peers that joined at the same instant as
       // us missed each other even when both found someone else. The look-again-after-announcing
       // is skipped once a peer came in the meantime (it dialled us: nobody was missed).
-      if ((meetSimultaneous || !eager()) && this.opts.source.hasPeersFor(entry.key)) {
+      const now = source.connectedFor(entry.key)
+      const complete = now > 0 && now >= entry.found
+      if ((meetSimultaneous ? now > 0 : !eager() && complete)) {
         this.scheduleRelookup(entry, options)
         return
       }
       entry.relookups++
+      if (!eager() && now > 0) entry.repairs++
       const session = entry.session
       entry.tail = entry.tail
         .then(async () => {
           if (this.closed || entry.session !== session) return
           await session.refresh(options)
-          this.opts.source.update()
-          const found = this.opts.source.foundFor(entry.key)
+          source.update()
+          const found = source.foundFor(entry.key)
           entry.foundMore = found > entry.found
           entry.found = found
           if (!this.closed && entry.session === session && entry.relookup === null) {
@@ -282,6 +309,13 @@ export class Topics {
         })
         .catch(() => {})
     }, delay)
+  }
+
+  /** The next repair delay: the ordinary backoff, capped for the first rounds, with jitter. */
+  private repairDelay(entry: TopicEntry, backoff: readonly number[]): number {
+    const base = backoff[Math.min(entry.repairs, backoff.length - 1)]
+    const capped = entry.repairs < REPAIR_FAST_ROUNDS ? Math.min(base, REPAIR_MAX_MS) : base
+    return Math.round(capped * (1 - REPAIR_JITTER + 2 * REPAIR_JITTER * Math.random()))
   }
 
   private stopRelookup(entry: TopicEntry): void {

@@ -22,6 +22,7 @@ declare module 'hyperswarm' {
       topics: Buffer[]
       client: boolean
       banned: boolean
+      ban(value: boolean): void
     }
     interface JoinOptions {
       server?: boolean
