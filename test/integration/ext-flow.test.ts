@@ -81,16 +81,20 @@ function inOrder(got: number[], count: number): { lost: number; duplicates: numb
 }
 
 /**
- * Crossed connections (the dedup test's setup): each side sends `send(ext, peer)` from its
- * `add` handler, so it writes on the connection Hyperswarm is about to drop. Resolves once each
- * side received `count` messages or the deadline passed, with what each side got.
+ * A forced swap: each side sends `send(ext, peer)` from its `add` handler, and side a destroys
+ * that connection on the next turn of the event loop, with the burst still in flight. Hyperswarm
+ * dials again within the (raised) dedupe grace time, so the peer is swapped onto the new
+ * connection on both sides and whatever was not acknowledged must be resent there. (Crossed
+ * connections used to give the swap, but since a connection becomes a peer only once its
+ * remote answered, Hyperswarm has almost always dropped the duplicate before that.) Resolves
+ * once each side received `count` messages or the deadline passed, with what each side got.
  */
 async function crossedRound(
   count: number,
   send: (ext: Extension<Buffer>, peer: Peer) => void
 ): Promise<{ got: number[][]; swaps: number; errors: NetworkerError[]; dropped: number }> {
   const topic = randomTopic()
-  const opts = { relookupBackoff: [200, 400, 800] }
+  const opts = { relookupBackoff: [200, 400, 800], dedupeGraceTime: 8000 }
   const a = h.networker(h.store(), { ...firewalledOptions(h), ...opts })
   const b = h.networker(h.store(), { ...firewalledOptions(h), ...opts })
   const got: number[][] = [[], []]
@@ -103,6 +107,7 @@ async function crossedRound(
     subscriptions.add(
       n.peerEvents$.subscribe(({ type, peer }) => {
         if (type === 'add') send(ext, peer)
+        if (type === 'add' && side === 0) setImmediate(() => peer.stream.destroy())
         if (type === 'swap') swaps++
       })
     )
@@ -111,7 +116,7 @@ async function crossedRound(
   await Promise.all([a.configure(topic, { announce: true, lookup: false }), b.configure(topic, { announce: true, lookup: false })])
   await Promise.all([a.configure(topic, { announce: true, lookup: true }), b.configure(topic, { announce: true, lookup: true })])
   await Promise.all([waitForPeers(a, 1, 15_000), waitForPeers(b, 1, 15_000)])
-  await until(() => got[0].length >= count && got[1].length >= count, 10_000, 'every message').catch(() => {})
+  await until(() => swaps >= 2 && got[0].length >= count && got[1].length >= count, 20_000, 'the swap and every message').catch(() => {})
   await sleep(200) // late duplicates would show up here
   const dropped = exts[0].stats.dropped + exts[1].stats.dropped
   await Promise.all([a.close(), b.close()])
@@ -155,7 +160,7 @@ test('a 3,000-message sendMany burst across a forced connection swap: 0 lost, 0 
     )
   })
   expect(failures).toEqual([])
-  expect(swaps).toBeGreaterThan(0) // the rounds really crossed
+  expect(swaps).toBeGreaterThanOrEqual(6) // every round really swapped, on both sides
 }, 120_000)
 
 test('coalesced single sends across tick boundaries and a swap: every message once, in order', async () => {
@@ -173,7 +178,7 @@ test('coalesced single sends across tick boundaries and a swap: every message on
     setImmediate(more)
   })
   expect(failures).toEqual([])
-  expect(swaps).toBeGreaterThan(0)
+  expect(swaps).toBeGreaterThanOrEqual(6)
 }, 120_000)
 
 test('memory: after 300 × 1 MiB sent honouring drained(), the sender holds its buffers no longer (ArrayBuffers back within one window after GC)', async () => {
@@ -290,16 +295,21 @@ test('a peer that never acknowledges gets at most one window per connection, res
   const perConnection: number[] = []
   const silent = plainSwarm(h, (conn) => {
     const index = perConnection.push(0) - 1
-    const channel = Protomux.from(conn).createChannel({
-      protocol: EXTENSION_PROTOCOL,
-      id: Buffer.from('quiet'),
-      messages: [
-        { encoding: c.raw, onmessage: () => perConnection[index]++ },
-        { encoding: c.raw, onmessage: () => {} },
-        { encoding: c.raw, onmessage: () => {} }
-      ]
+    const mux = Protomux.from(conn)
+    // Answers our extension channel when we open it (we do once it is our peer).
+    mux.pair({ protocol: EXTENSION_PROTOCOL, id: Buffer.from('quiet') }, () => {
+      mux
+        .createChannel({
+          protocol: EXTENSION_PROTOCOL,
+          id: Buffer.from('quiet'),
+          messages: [
+            { encoding: c.raw, onmessage: () => perConnection[index]++ },
+            { encoding: c.raw, onmessage: () => {} },
+            { encoding: c.raw, onmessage: () => {} }
+          ]
+        })
+        ?.open()
     })
-    channel?.open()
   })
   ;(silent as unknown as { joinPeer(key: Buffer): void }).joinPeer(a.publicKey as Buffer)
   const [peer] = await waitForPeers(a, 1)
