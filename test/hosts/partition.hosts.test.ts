@@ -131,12 +131,13 @@ test('five hosts replicate a core; a cut host is dropped within the timeout, the
   for (const reader of readers) reader.send({ cmd: 'verify', count: 100 })
   for (const reader of readers) expect(await reader.next((e) => e.event === 'verified')).toMatchObject({ ok: 100 })
 
-  // Every connection of the mesh has the idle time-out armed (from each host's next report).
+  // Every connection of the mesh answered the keep-alive channel: each remote asked for
+  // keep-alives at timeout / 4 (from each host's next report), so each idle time-out is armed.
   const marks = nodes.map((n) => n.events.length)
   const reports = await Promise.all(nodes.map((n, i) => n.next((e) => e.event === 'timeouts', 5000, marks[i])))
   for (const report of reports) {
     expect(report.peers).toHaveLength(4)
-    for (const [, armed] of report.peers as Array<[string, number, number]>) expect(armed).toBe(2000)
+    for (const [, , keepAlive] of report.peers as Array<[string, number, number]>) expect(keepAlive).toBe(500)
   }
 
   // Cut the last reader's link at the switch.
