@@ -5,7 +5,8 @@ import { dedupeConnections } from '../operators/dedupeConnections'
 import { peerSet } from '../operators/peerSet'
 import { detectFlush } from '../operators/detectFlush'
 import type { ConnectionEvent, ConnectionLike, DiscoverySignal, PeerEvent, SwarmProgress } from '../operators/types'
-import { Metric, ScenarioOptions, ScenarioResult, getGc, measureAllocation, metric, now, round } from './common'
+import { getGc, measureAllocation } from '../test/kit'
+import { Metric, ScenarioOptions, ScenarioResult, metric, now, round } from './common'
 
 /**
  * The pure operators on synthetic events, in this process, against a hand-written loop that

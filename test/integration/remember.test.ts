@@ -7,7 +7,7 @@ import Protomux from 'protomux'
 import { ConfigStore } from '../../lib/config-store'
 import type { ReactiveNetworker } from '../../lib/reactive-networker'
 import type { TopicState } from '../../operators/types'
-import { createHarness, Harness, randomTopic, waitFor, waitForPeers, noiseOf } from '../helpers'
+import { createHarness, Harness, randomTopic, waitFor, waitForPeers, noiseOf } from '../kit'
 
 let h: Harness
 beforeEach(async () => {
