@@ -10,7 +10,7 @@ import fs from 'fs'
 import os from 'os'
 import path from 'path'
 import { createLocalNetwork, LocalNetwork } from '../lib/testnet'
-import { firewalledNode, type FirewalledNodeOptions } from '../test/kit'
+import { firewalledNode, type FirewalledNodeOptions } from '../test/kit/dht'
 
 /** Which implementation a measurement belongs to. */
 export type Side = 'ours' | 'raw'

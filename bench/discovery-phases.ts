@@ -10,7 +10,7 @@ import Hyperswarm from 'hyperswarm'
 import { ReactiveNetworker } from '../lib/reactive-networker'
 import { ConfigStore } from '../lib/config-store'
 import { createLocalNetwork } from '../lib/testnet'
-import { randomTopic } from '../test/kit'
+import { randomTopic } from '../test/kit/peers'
 import { Resources, bootstrappedFirewalledNode, median, now } from './common'
 
 interface Marks {

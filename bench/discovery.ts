@@ -5,7 +5,8 @@ import type HyperDHT from 'hyperdht'
 import type NoiseSecretStream from '@hyperswarm/secret-stream'
 import { ReactiveNetworker } from '../lib/reactive-networker'
 import type { LocalNetwork } from '../lib/testnet'
-import { randomTopic, waitFor } from '../test/kit'
+import { randomTopic } from '../test/kit/peers'
+import { waitFor } from '../test/kit/wait'
 import {
   Resources,
   ScenarioOptions,

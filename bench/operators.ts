@@ -5,7 +5,7 @@ import { dedupeConnections, prefers } from '../operators/dedupeConnections'
 import { peerSet } from '../operators/peerSet'
 import { detectFlush } from '../operators/detectFlush'
 import type { ConnectionEvent, ConnectionLike, DiscoverySignal, PeerEvent, SwarmProgress } from '../operators/types'
-import { getGc, measureAllocation } from '../test/kit'
+import { getGc, measureAllocation } from '../test/kit/gc'
 import { Metric, ScenarioOptions, ScenarioResult, metric, now, round } from './common'
 
 /**

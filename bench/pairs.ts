@@ -8,7 +8,8 @@ import { ReactiveNetworker } from '../lib/reactive-networker'
 import type { Extension } from '../lib/extensions'
 import type { Peer } from '../lib/peer'
 import type { LocalNetwork } from '../lib/testnet'
-import { randomTopic, sleep, until, waitFor } from '../test/kit'
+import { randomTopic } from '../test/kit/peers'
+import { sleep, until, waitFor } from '../test/kit/wait'
 import { Resources, bootstrappedFirewalledNode } from './common'
 
 /**

@@ -6,7 +6,9 @@ import { firstValueFrom } from 'rxjs'
 import { ReactiveNetworker } from '../lib/reactive-networker'
 import type { LocalNetwork } from '../lib/testnet'
 import { isolated } from './isolate'
-import { memory, randomTopic, sleep, until, waitFor } from '../test/kit'
+import { memory } from '../test/kit/gc'
+import { randomTopic } from '../test/kit/peers'
+import { sleep, until, waitFor } from '../test/kit/wait'
 import {
   Metric,
   Resources,

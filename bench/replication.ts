@@ -5,7 +5,7 @@ import type NoiseSecretStream from '@hyperswarm/secret-stream'
 import { randomBytes } from 'crypto'
 import { ReactiveNetworker } from '../lib/reactive-networker'
 import type { LocalNetwork } from '../lib/testnet'
-import { waitFor } from '../test/kit'
+import { waitFor } from '../test/kit/wait'
 import {
   MiB,
   Resources,

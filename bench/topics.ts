@@ -6,7 +6,9 @@ import { ReactiveNetworker } from '../lib/reactive-networker'
 import type { LocalNetwork } from '../lib/testnet'
 import type { TopicState } from '../operators/types'
 import { isolated } from './isolate'
-import { memory, randomTopic, waitFor } from '../test/kit'
+import { memory } from '../test/kit/gc'
+import { randomTopic } from '../test/kit/peers'
+import { waitFor } from '../test/kit/wait'
 import {
   Resources,
   ScenarioOptions,

@@ -1,6 +1,7 @@
 /**
- * The one helper kit of the tests and the benchmarks (bench/ imports it too). Each module has
- * one job; this barrel names what they export.
+ * The one helper kit of the tests and the benchmarks. Each module has one job; this barrel
+ * names what they export, for the tests. bench/ imports the modules it needs directly, so that a
+ * trial forked into a fresh process (bench/isolate.ts) loads no more than it uses.
  */
 export { sleep, until, waitFor } from './wait'
 export { collectGarbage, getGc, measureAllocation, memory } from './gc'
