@@ -1,14 +1,16 @@
 /// <reference path="../types/index.d.ts" preserve="true" />
+/**
+ * What the benchmark scenarios share beyond the helper kit of test/kit (waits, topics, GC and
+ * memory, firewalled DHT nodes): result types, statistics, A/B alternation, and the resources
+ * of a trial.
+ */
 import Corestore from 'corestore'
-import HyperDHT from 'hyperdht'
+import type HyperDHT from 'hyperdht'
 import fs from 'fs'
 import os from 'os'
 import path from 'path'
-import v8 from 'v8'
-import vm from 'vm'
-import { randomBytes } from 'crypto'
-import { Observable, filter, firstValueFrom, timeout } from 'rxjs'
 import { createLocalNetwork, LocalNetwork } from '../lib/testnet'
+import { firewalledNode, type FirewalledNodeOptions } from '../test/kit/dht'
 
 /** Which implementation a measurement belongs to. */
 export type Side = 'ours' | 'raw'
@@ -136,10 +138,6 @@ export function now(): number {
   return performance.now()
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms))
-}
-
 /** Yields to I/O (a macrotask), as a sender loop must now and then in a one-process benchmark. */
 export function yieldToIo(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve))
@@ -160,25 +158,6 @@ export async function alternate(
     if (only !== 'ours') samples.raw.push(await run.raw(round))
   }
   return samples
-}
-
-/** A random 32-byte topic. */
-export function randomTopic(): Buffer {
-  return randomBytes(32)
-}
-
-/** Resolves with the first value that passes, or rejects after `ms`. */
-export function waitFor<T>(source: Observable<T>, predicate: (value: T) => boolean, ms = 30_000): Promise<T> {
-  return firstValueFrom(source.pipe(filter(predicate), timeout(ms)))
-}
-
-/** Polls `check` every `every` ms until it is true, or rejects after `ms`. */
-export async function until(check: () => boolean, ms = 30_000, every = 5, what = 'condition'): Promise<void> {
-  const deadline = now() + ms
-  while (!check()) {
-    if (now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
-    await sleep(every)
-  }
 }
 
 /**
@@ -241,86 +220,16 @@ export async function networkFor(opts: ScenarioOptions, res: Resources): Promise
   return net
 }
 
-/** Options of a bench DHT node beyond the loopback defaults. */
-export interface NodeOptions {
-  /**
-   * dht-rpc's congestion window: requests in flight per 750 ms tick (default 80). Only the
-   * topics scenario raises it, on both sides alike.
-   */
-  maxWindow?: number
-}
-
-/** A loopback DHT node on the network (what the raw baselines hand to `new Hyperswarm`). */
-export function loopbackNode(net: LocalNetwork, opts: NodeOptions = {}): HyperDHT {
-  const options: HyperDHT.DHTOptions & NodeOptions = { bootstrap: [...net.bootstrap], host: '127.0.0.1', ephemeral: true }
-  if (opts.maxWindow !== undefined) options.maxWindow = opts.maxWindow
-  return new HyperDHT(options)
-}
-
 /**
- * A loopback DHT node that has finished bootstrapping. With `res`, it is destroyed at cleanup too
- * (a swarm given it destroys it anyway; a second destroy is harmless).
+ * A {@link firewalledNode} (what both sides of every scenario are given) that has finished
+ * bootstrapping. With `res`, it is destroyed at cleanup too (a swarm given it destroys it
+ * anyway; a second destroy is harmless).
  */
-export async function bootstrappedNode(net: LocalNetwork, res?: Resources, opts?: NodeOptions): Promise<HyperDHT> {
-  const node = loopbackNode(net, opts)
+export async function bootstrappedFirewalledNode(net: LocalNetwork, res?: Resources, opts?: FirewalledNodeOptions): Promise<HyperDHT> {
+  const node = firewalledNode(net, opts)
   res?.defer(() => node.destroy())
   await node.fullyBootstrapped()
   return node
-}
-
-let gcFn: (() => void) | null | undefined
-
-/** `global.gc` (from `--expose-gc`, or enabled at runtime), or null if neither works. */
-export function getGc(): (() => void) | null {
-  if (gcFn !== undefined) return gcFn
-  const exposed = (globalThis as { gc?: () => void }).gc
-  if (typeof exposed === 'function') return (gcFn = exposed)
-  try {
-    v8.setFlagsFromString('--expose-gc')
-    const fn: unknown = vm.runInNewContext('gc')
-    gcFn = typeof fn === 'function' ? (fn as () => void) : null
-  } catch {
-    gcFn = null
-  }
-  return gcFn
-}
-
-/** Collects garbage (twice, as finalizers free more) when possible. */
-export function collect(): void {
-  const gc = getGc()
-  if (gc === null) return
-  gc()
-  gc()
-}
-
-/** Heap used and RSS, after a full collection when possible. */
-export function memory(): { heapUsed: number; rss: number } {
-  collect()
-  const { heapUsed, rss } = process.memoryUsage()
-  return { heapUsed, rss }
-}
-
-/**
- * Bytes allocated on the V8 heap while `fn` runs: heap growth between collections, summed over
- * every collection V8 ran meanwhile (`v8.GCProfiler`), so a collection does not hide what was
- * allocated before it.
- */
-export function measureAllocation<T>(fn: () => T): { result: T; bytes: number } {
-  collect()
-  const profiler = new v8.GCProfiler()
-  const start = v8.getHeapStatistics().used_heap_size
-  profiler.start()
-  const result = fn()
-  const end = v8.getHeapStatistics().used_heap_size
-  const data = profiler.stop()
-  let bytes = 0
-  let last = start
-  for (const entry of data.statistics) {
-    bytes += entry.beforeGC.heapStatistics.usedHeapSize - last
-    last = entry.afterGC.heapStatistics.usedHeapSize
-  }
-  bytes += end - last
-  return { result, bytes: Math.max(0, bytes) }
 }
 
 export function round(value: number, digits = 2): number {

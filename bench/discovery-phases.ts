@@ -10,7 +10,8 @@ import Hyperswarm from 'hyperswarm'
 import { ReactiveNetworker } from '../lib/reactive-networker'
 import { ConfigStore } from '../lib/config-store'
 import { createLocalNetwork } from '../lib/testnet'
-import { Resources, bootstrappedNode, median, now, randomTopic } from './common'
+import { randomTopic } from '../test/kit/peers'
+import { Resources, bootstrappedFirewalledNode, median, now } from './common'
 
 interface Marks {
   listen?: number
@@ -56,7 +57,7 @@ async function main(): Promise<void> {
     try {
       const store = res.store()
       await store.ready()
-      const networker = new ReactiveNetworker(store, { dht: await bootstrappedNode(net, res) })
+      const networker = new ReactiveNetworker(store, { dht: await bootstrappedFirewalledNode(net, res) })
       res.defer(() => networker.close())
       const start = now()
       await networker.configure(randomTopic())
@@ -69,7 +70,7 @@ async function main(): Promise<void> {
       add('ours: join → configure() resolved (flushed)', end - (m.join ?? NaN))
       add('ours: total', end - start)
 
-      const raw = new Hyperswarm({ dht: await bootstrappedNode(net, res) })
+      const raw = new Hyperswarm({ dht: await bootstrappedFirewalledNode(net, res) })
       res.defer(() => raw.destroy())
       raw.on('connection', (conn) => {
         conn.on('error', () => {})

@@ -5,18 +5,18 @@ import type HyperDHT from 'hyperdht'
 import type NoiseSecretStream from '@hyperswarm/secret-stream'
 import { ReactiveNetworker } from '../lib/reactive-networker'
 import type { LocalNetwork } from '../lib/testnet'
+import { randomTopic } from '../test/kit/peers'
+import { waitFor } from '../test/kit/wait'
 import {
   Resources,
   ScenarioOptions,
   ScenarioResult,
   alternate,
-  bootstrappedNode,
+  bootstrappedFirewalledNode,
   metric,
   networkFor,
   now,
-  randomTopic,
-  trial,
-  waitFor
+  trial
 } from './common'
 
 /**
@@ -109,7 +109,7 @@ function oursTrial(net: LocalNetwork): Promise<DiscoveryTiming> {
   return trial(async (res) => {
     const [storeA, storeB] = [res.store(), res.store()]
     await Promise.all([storeA.ready(), storeB.ready()])
-    const [dhtA, dhtB] = await Promise.all([bootstrappedNode(net, res), bootstrappedNode(net, res)])
+    const [dhtA, dhtB] = await Promise.all([bootstrappedFirewalledNode(net, res), bootstrappedFirewalledNode(net, res)])
     const a = new ReactiveNetworker(storeA, { dht: dhtA })
     const b = new ReactiveNetworker(storeB, { dht: dhtB })
     res.defer(() => Promise.all([a.close(), b.close()]))
@@ -134,7 +134,7 @@ function rawTrial(net: LocalNetwork): Promise<DiscoveryTiming> {
   return trial(async (res) => {
     const [storeA, storeB] = [res.store(), res.store()]
     await Promise.all([storeA.ready(), storeB.ready()])
-    const [dhtA, dhtB] = await Promise.all([bootstrappedNode(net, res), bootstrappedNode(net, res)])
+    const [dhtA, dhtB] = await Promise.all([bootstrappedFirewalledNode(net, res), bootstrappedFirewalledNode(net, res)])
     const topic = randomTopic()
     let connectedA: () => void = () => {}
     let connectedB: () => void = () => {}

@@ -1,15 +1,5 @@
 import { Subscription } from 'rxjs'
-import {
-  Resources,
-  ScenarioOptions,
-  ScenarioResult,
-  metric,
-  median,
-  networkFor,
-  now,
-  percentile,
-  round
-} from './common'
+import { Resources, ScenarioOptions, ScenarioResult, metric, median, networkFor, now, percentile, round } from './common'
 import { OursPair, RawPair, oursPair, rawPair } from './pairs'
 
 const MESSAGE_BYTES = 64

@@ -1,15 +1,6 @@
 import { Subscription } from 'rxjs'
 import type { LocalNetwork } from '../lib/testnet'
-import {
-  Resources,
-  ScenarioOptions,
-  ScenarioResult,
-  alternate,
-  metric,
-  networkFor,
-  now,
-  round
-} from './common'
+import { Resources, ScenarioOptions, ScenarioResult, alternate, metric, networkFor, now, round } from './common'
 import { OursPair, RawPair, drain, oursPair, rawPair } from './pairs'
 
 const MESSAGE_BYTES = 64

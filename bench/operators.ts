@@ -1,11 +1,12 @@
 import b4a from 'b4a'
 import { randomBytes } from 'crypto'
 import { BehaviorSubject, Observable, OperatorFunction, Subject } from 'rxjs'
-import { dedupeConnections } from '../operators/dedupeConnections'
+import { dedupeConnections, prefers } from '../operators/dedupeConnections'
 import { peerSet } from '../operators/peerSet'
 import { detectFlush } from '../operators/detectFlush'
 import type { ConnectionEvent, ConnectionLike, DiscoverySignal, PeerEvent, SwarmProgress } from '../operators/types'
-import { Metric, ScenarioOptions, ScenarioResult, getGc, measureAllocation, metric, now, round } from './common'
+import { getGc, measureAllocation } from '../test/kit/gc'
+import { Metric, ScenarioOptions, ScenarioResult, metric, now, round } from './common'
 
 /**
  * The pure operators on synthetic events, in this process, against a hand-written loop that
@@ -179,7 +180,7 @@ function dedupeEvents(count: number): ConnectionEvent<FakeConnection>[] {
   return Array.from({ length: count }, (_, i) => all[i % all.length])
 }
 
-/** The same bookkeeping as `dedupeConnections` with a grace time of 0, as a plain loop. */
+/** The same bookkeeping as `dedupeConnections` with a grace time of 0, as a plain loop (ties broken by its own `prefers`). */
 function dedupeByHand(events: readonly ConnectionEvent<FakeConnection>[]): number {
   const current = new Map<string, FakeConnection>()
   let outputs = 0
@@ -192,8 +193,7 @@ function dedupeByHand(events: readonly ConnectionEvent<FakeConnection>[]): numbe
         current.set(key, connection)
         outputs++ // add
       } else if (existing !== connection) {
-        const expectedInitiator = b4a.compare(connection.publicKey, connection.remotePublicKey) > 0
-        if (connection.isInitiator === existing.isInitiator || connection.isInitiator === expectedInitiator) {
+        if (prefers(connection, existing)) {
           current.set(key, connection)
           outputs += 2 // swap, drop
         } else {

@@ -8,7 +8,9 @@ import { ReactiveNetworker } from '../lib/reactive-networker'
 import type { Extension } from '../lib/extensions'
 import type { Peer } from '../lib/peer'
 import type { LocalNetwork } from '../lib/testnet'
-import { Resources, bootstrappedNode, randomTopic, sleep, until, waitFor } from './common'
+import { randomTopic } from '../test/kit/peers'
+import { sleep, until, waitFor } from '../test/kit/wait'
+import { Resources, bootstrappedFirewalledNode } from './common'
 
 /**
  * Two connected endpoints for the extension scenarios, built both ways side by side: two
@@ -37,8 +39,8 @@ export interface OursPair {
 /** Two networkers on fresh stores, connected on a random topic, each with the extension. */
 export async function oursPair(net: LocalNetwork, res: Resources): Promise<OursPair> {
   const [storeA, storeB] = [res.store(), res.store()]
-  const a = new ReactiveNetworker(storeA, { dht: await bootstrappedNode(net, res) })
-  const b = new ReactiveNetworker(storeB, { dht: await bootstrappedNode(net, res) })
+  const a = new ReactiveNetworker(storeA, { dht: await bootstrappedFirewalledNode(net, res) })
+  const b = new ReactiveNetworker(storeB, { dht: await bootstrappedFirewalledNode(net, res) })
   res.defer(() => Promise.all([a.close(), b.close()]))
   const extA = a.registerExtension(EXTENSION_NAME, { encoding: 'binary' })
   const extB = b.registerExtension(EXTENSION_NAME, { encoding: 'binary' })
@@ -81,8 +83,8 @@ export interface RawPair {
  */
 export async function rawPair(net: LocalNetwork, res: Resources): Promise<RawPair> {
   const topic = randomTopic()
-  const a = rawSwarm(res, await bootstrappedNode(net, res))
-  const b = rawSwarm(res, await bootstrappedNode(net, res))
+  const a = rawSwarm(res, await bootstrappedFirewalledNode(net, res))
+  const b = rawSwarm(res, await bootstrappedFirewalledNode(net, res))
   await a.swarm.join(topic, { server: true, client: true }).flushed()
   b.swarm.join(topic, { server: true, client: true })
   const live = (side: RawSide): RawEnd | null => {
@@ -91,14 +93,14 @@ export async function rawPair(net: LocalNetwork, res: Resources): Promise<RawPai
     const end = side.ends.get(stream)
     return end !== undefined && end.channel.opened ? end : null
   }
-  await until(() => live(a) !== null && live(b) !== null, 30_000, 5, 'a raw connection')
+  await until(() => live(a) !== null && live(b) !== null, 30_000, 'a raw connection', 5)
   await sleep(SETTLE_MS)
   const endA = live(a)
   const endB = live(b)
   if (endA === null || endB === null) throw new Error('the raw pair lost its connection while settling')
   return { a: endA, b: endB }
 
-  function rawSwarm(resources: Resources, dht: Awaited<ReturnType<typeof bootstrappedNode>>): RawSide {
+  function rawSwarm(resources: Resources, dht: Awaited<ReturnType<typeof bootstrappedFirewalledNode>>): RawSide {
     const store = resources.store()
     const swarm = new Hyperswarm({ dht })
     resources.defer(() => swarm.destroy())

@@ -6,22 +6,20 @@ import { firstValueFrom } from 'rxjs'
 import { ReactiveNetworker } from '../lib/reactive-networker'
 import type { LocalNetwork } from '../lib/testnet'
 import { isolated } from './isolate'
+import { memory } from '../test/kit/gc'
+import { randomTopic } from '../test/kit/peers'
+import { sleep, until, waitFor } from '../test/kit/wait'
 import {
   Metric,
   Resources,
   ScenarioOptions,
   ScenarioResult,
-  bootstrappedNode,
-  memory,
+  bootstrappedFirewalledNode,
   metric,
   networkFor,
   now,
-  randomTopic,
   round,
-  sleep,
-  trial,
-  until,
-  waitFor
+  trial
 } from './common'
 
 /** How the endpoints join the topic. */
@@ -151,7 +149,7 @@ export function oursTrial(net: LocalNetwork, size: number, mode: JoinMode, caps:
   return trial(async (res) => {
     const stores = Array.from({ length: size }, () => res.store())
     await Promise.all(stores.map((store) => store.ready()))
-    const nodes = await Promise.all(stores.map(() => bootstrappedNode(net, res)))
+    const nodes = await Promise.all(stores.map(() => bootstrappedFirewalledNode(net, res)))
     const networkers = stores.map((store, i) => new ReactiveNetworker(store, { dht: nodes[i] }))
     res.defer(() => Promise.all(networkers.map((n) => n.close())))
     await Promise.all(networkers.map((n) => n.listen()))
@@ -217,7 +215,7 @@ export function rawTrial(net: LocalNetwork, size: number, mode: JoinMode, caps: 
   return trial(async (res) => {
     const stores = Array.from({ length: size }, () => res.store())
     await Promise.all(stores.map((store) => store.ready()))
-    const nodes = await Promise.all(stores.map(() => bootstrappedNode(net, res)))
+    const nodes = await Promise.all(stores.map(() => bootstrappedFirewalledNode(net, res)))
     const swarms = stores.map((store, i) => {
       const swarm = new Hyperswarm({ dht: nodes[i] })
       swarm.on('connection', (conn: NoiseSecretStream) => {
@@ -239,7 +237,7 @@ export function rawTrial(net: LocalNetwork, size: number, mode: JoinMode, caps: 
     } else {
       for (const swarm of swarms) await swarm.join(topic, { server: true, client: true }).flushed()
     }
-    const meshMs = await until(full, Math.max(0, caps.raw - (now() - start)), 5, 'the raw mesh').then(
+    const meshMs = await until(full, Math.max(0, caps.raw - (now() - start)), 'the raw mesh', 5).then(
       () => now() - start,
       () => null
     )
@@ -256,7 +254,7 @@ export function rawTrial(net: LocalNetwork, size: number, mode: JoinMode, caps: 
       )
     const leaveStart = now()
     await Promise.all(leaving.map((s) => s.destroy()))
-    const leaveMs = await until(() => stale() === 0, caps.leave, 5, 'raw departures').then(
+    const leaveMs = await until(() => stale() === 0, caps.leave, 'raw departures', 5).then(
       () => now() - leaveStart,
       () => null
     )

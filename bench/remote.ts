@@ -4,7 +4,7 @@
  *
  *   npx ts-node --transpile-only bench/remote.ts [--clients=200,500] [--restarts=20]
  *
- * The server side uses a networker made of Subjects (test/remote-kit.ts), so the figures are the
+ * The server side uses a networker made of Subjects (test/kit/remote.ts), so the figures are the
  * remote layer's own; `messages/s end to end` also runs the path from a real peer networker's
  * extension through the host networker, the server and the client. Clients for the memory figure
  * run in a child process, so the server's heap holds only the server.
@@ -15,8 +15,8 @@ import { filter, firstValueFrom } from 'rxjs'
 import WebSocket from 'ws'
 import { connectNetworker, type RemoteNetworker } from '../lib/remote/client'
 import { serveNetworker, type RemoteServer } from '../lib/remote/server'
-import { collectGarbage, createHarness, randomTopic, until, waitForPeers } from '../test/helpers'
-import { fakeNetworker, fakePeer } from '../test/remote-kit'
+import { createHarness, fakeNetworker, fakePeer, memory, randomTopic, sleep, until, waitForPeers } from '../test/kit'
+import { median, percentile } from './common'
 
 const args = Object.fromEntries(
   process.argv.slice(2).map((arg) => {
@@ -25,17 +25,7 @@ const args = Object.fromEntries(
   })
 )
 
-const median = (values: number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.floor(sorted.length / 2)]
-}
-const quantile = (values: number[], q: number): number => {
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))]
-}
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
-
-function connect(url: string): RemoteNetworker {
+function remoteClient(url: string): RemoteNetworker {
   return connectNetworker(url, { WebSocketCtor: WebSocket })
 }
 
@@ -45,7 +35,7 @@ async function reconnectAfterRestart(downtime: number, rounds: number): Promise<
   const fake = fakeNetworker()
   let server: RemoteServer = await serveNetworker(fake)
   const port = Number(new URL(server.url).port)
-  const client = connect(server.url)
+  const client = remoteClient(server.url)
   let generation = 0
   fake.peers.next([fakePeer(1)])
   client.peers$.subscribe()
@@ -67,25 +57,13 @@ async function reconnectAfterRestart(downtime: number, rounds: number): Promise<
   return times
 }
 
-interface Memory {
-  heapUsed: number
-  rss: number
-  external: number
-}
-
-function memory(): Memory {
-  collectGarbage()
-  const m = process.memoryUsage()
-  return { heapUsed: m.heapUsed, rss: m.rss, external: m.external + m.arrayBuffers }
-}
-
 /** Server memory per client: `count` clients (peers$, topics$, errors$, messages$('chat')) in a child. */
 async function memoryPerClient(count: number): Promise<{ count: number; heapPerClient: number; rssPerClient: number; externalPerClient: number }> {
   const fake = fakeNetworker()
   fake.peers.next([fakePeer(1), fakePeer(2), fakePeer(3)])
   const server = await serveNetworker(fake, { extensions: [fake.chat], maxClients: count + 10 })
   // Warm up: one client through everything once, so lazily loaded code is not counted.
-  const warm = connect(server.url)
+  const warm = remoteClient(server.url)
   await firstValueFrom(warm.peers$)
   warm.close()
   await until(() => server.clients === 0, 10_000, 'warm-up client gone')
@@ -118,7 +96,7 @@ async function memoryPerClient(count: number): Promise<{ count: number; heapPerC
 async function childClients(count: number, url: string): Promise<void> {
   const clients: RemoteNetworker[] = []
   for (let i = 0; i < count; i++) {
-    const client = connect(url)
+    const client = remoteClient(url)
     clients.push(client)
     client.topics$.subscribe()
     client.errors$.subscribe()
@@ -150,7 +128,7 @@ async function countMessages(
 async function messagesPerSecondFake(total: number): Promise<{ perSecond: number; cutOff: boolean }> {
   const fake = fakeNetworker()
   const server = await serveNetworker(fake, { extensions: [fake.chat] })
-  const client = connect(server.url)
+  const client = remoteClient(server.url)
   const counter = await countMessages(client, server, total)
   const peer = fakePeer(1)
   const started = performance.now()
@@ -182,7 +160,7 @@ async function messagesPerSecondEndToEnd(total: number): Promise<number> {
     await waitForPeers(host, 1)
     const [hostAtPeer] = await waitForPeers(peer, 1)
     const server = await serveNetworker(host, { extensions: [hostChat] })
-    const client = connect(server.url)
+    const client = remoteClient(server.url)
     const counter = await countMessages(client, server, total)
     const started = performance.now()
     for (let sent = 0; sent < total; ) {
@@ -214,7 +192,7 @@ async function main(): Promise<void> {
   for (const downtime of only === undefined || only === 'reconnect' ? [0, 1000, 3000] : []) {
     const times = await reconnectAfterRestart(downtime, restarts)
     console.log(
-      `reconnect after restart, server down ${downtime} ms: median ${median(times).toFixed(0)} ms, p90 ${quantile(times, 0.9).toFixed(0)} ms, max ${Math.max(...times).toFixed(0)} ms (${times.length} restarts; client defaults: first retry 250 ms, doubling, max 5 s)`
+      `reconnect after restart, server down ${downtime} ms: median ${median(times).toFixed(0)} ms, p90 ${percentile(times, 90).toFixed(0)} ms, max ${Math.max(...times).toFixed(0)} ms (${times.length} restarts; client defaults: first retry 250 ms, doubling, max 5 s)`
     )
   }
   for (const count of only === undefined || only === 'memory' ? counts : []) {

@@ -5,18 +5,18 @@ import type NoiseSecretStream from '@hyperswarm/secret-stream'
 import { randomBytes } from 'crypto'
 import { ReactiveNetworker } from '../lib/reactive-networker'
 import type { LocalNetwork } from '../lib/testnet'
+import { waitFor } from '../test/kit/wait'
 import {
   MiB,
   Resources,
   ScenarioOptions,
   ScenarioResult,
   alternate,
-  bootstrappedNode,
+  bootstrappedFirewalledNode,
   metric,
   networkFor,
   now,
-  trial,
-  waitFor
+  trial
 } from './common'
 
 const BLOCK_SIZE = 64 * 1024
@@ -142,8 +142,8 @@ function oursTrial(net: LocalNetwork, source: Source): Promise<ReplicationTiming
     const readerStore = res.store()
     const clone = readerStore.get({ key: source.key })
     await clone.ready()
-    const writer = new ReactiveNetworker(source.store, { dht: await bootstrappedNode(net, res) })
-    const reader = new ReactiveNetworker(readerStore, { dht: await bootstrappedNode(net, res) })
+    const writer = new ReactiveNetworker(source.store, { dht: await bootstrappedFirewalledNode(net, res) })
+    const reader = new ReactiveNetworker(readerStore, { dht: await bootstrappedFirewalledNode(net, res) })
     res.defer(() => Promise.all([writer.close(), reader.close()]))
     await writer.configure(source.discoveryKey, { announce: true, lookup: false })
     const connected = waitFor(reader.peers$, (peers) => peers.length === 1)
@@ -158,8 +158,8 @@ function rawTrial(net: LocalNetwork, source: Source): Promise<ReplicationTiming>
     const readerStore = res.store()
     const clone = readerStore.get({ key: source.key })
     await clone.ready()
-    const writer = rawSwarm(res, source.store, new Hyperswarm({ dht: await bootstrappedNode(net, res) }))
-    const reader = rawSwarm(res, readerStore, new Hyperswarm({ dht: await bootstrappedNode(net, res) }))
+    const writer = rawSwarm(res, source.store, new Hyperswarm({ dht: await bootstrappedFirewalledNode(net, res) }))
+    const reader = rawSwarm(res, readerStore, new Hyperswarm({ dht: await bootstrappedFirewalledNode(net, res) }))
     await writer.join(source.discoveryKey, { server: true, client: false }).flushed()
     const connected = new Promise<void>((resolve) => reader.once('connection', () => resolve()))
     reader.join(source.discoveryKey, { server: false, client: true })

@@ -2,7 +2,19 @@ import Hyperswarm from 'hyperswarm'
 import type NoiseSecretStream from '@hyperswarm/secret-stream'
 import { ReactiveNetworker } from '../lib/reactive-networker'
 import type { LocalNetwork } from '../lib/testnet'
-import { ScenarioOptions, ScenarioResult, alternate, bootstrappedNode, metric, networkFor, now, randomTopic, trial, waitFor, Resources } from './common'
+import { randomTopic } from '../test/kit/peers'
+import { waitFor } from '../test/kit/wait'
+import {
+  ScenarioOptions,
+  ScenarioResult,
+  alternate,
+  bootstrappedFirewalledNode,
+  metric,
+  networkFor,
+  now,
+  trial,
+  Resources
+} from './common'
 
 /** How long a round waits for the two sides to meet before it counts as missed. */
 const CAP_MS = 5000
@@ -66,7 +78,7 @@ export async function simultaneous(opts: ScenarioOptions = {}): Promise<Scenario
 
 function oursRound(net: LocalNetwork): Promise<number> {
   return trial(async (res) => {
-    const [dhtA, dhtB] = await Promise.all([bootstrappedNode(net, res), bootstrappedNode(net, res)])
+    const [dhtA, dhtB] = await Promise.all([bootstrappedFirewalledNode(net, res), bootstrappedFirewalledNode(net, res)])
     const a = new ReactiveNetworker(res.store(), { dht: dhtA })
     const b = new ReactiveNetworker(res.store(), { dht: dhtB })
     res.defer(() => Promise.all([a.close(), b.close()]))
@@ -85,7 +97,7 @@ function oursRound(net: LocalNetwork): Promise<number> {
 
 function rawRound(net: LocalNetwork): Promise<number> {
   return trial(async (res) => {
-    const [dhtA, dhtB] = await Promise.all([bootstrappedNode(net, res), bootstrappedNode(net, res)])
+    const [dhtA, dhtB] = await Promise.all([bootstrappedFirewalledNode(net, res), bootstrappedFirewalledNode(net, res)])
     const met: Array<Promise<void>> = []
     const swarms = [dhtA, dhtB].map((dht) => {
       const swarm = new Hyperswarm({ dht })

@@ -6,20 +6,20 @@ import { ReactiveNetworker } from '../lib/reactive-networker'
 import type { LocalNetwork } from '../lib/testnet'
 import type { TopicState } from '../operators/types'
 import { isolated } from './isolate'
+import { memory } from '../test/kit/gc'
+import { randomTopic } from '../test/kit/peers'
+import { waitFor } from '../test/kit/wait'
 import {
   Resources,
   ScenarioOptions,
   ScenarioResult,
   alternate,
-  bootstrappedNode,
-  memory,
+  bootstrappedFirewalledNode,
   metric,
   networkFor,
   now,
-  randomTopic,
   round,
-  trial,
-  waitFor
+  trial
 } from './common'
 
 /** How many topics get a `topic$` subscriber that records every state it sees. */
@@ -147,7 +147,7 @@ export type OursTopicsRun = TopicsRun & { seen: SeenChecks }
 export function oursTrial(net: LocalNetwork, count: number, maxWindow: number | null): Promise<OursTopicsRun> {
   return trial(async (res) => {
     const store = res.store()
-    const networker = new ReactiveNetworker(store, { dht: await bootstrappedNode(net, res, { maxWindow: maxWindow ?? undefined }) })
+    const networker = new ReactiveNetworker(store, { dht: await bootstrappedFirewalledNode(net, res, { maxWindow: maxWindow ?? undefined }) })
     res.defer(() => networker.close())
     await networker.listen()
     const keys = Array.from({ length: count }, () => randomTopic())
@@ -196,7 +196,7 @@ export function oursTrial(net: LocalNetwork, count: number, maxWindow: number | 
 export function rawTrial(net: LocalNetwork, count: number, maxWindow: number | null): Promise<TopicsRun> {
   return trial(async (res) => {
     const store = res.store()
-    const swarm = new Hyperswarm({ dht: await bootstrappedNode(net, res, { maxWindow: maxWindow ?? undefined }) })
+    const swarm = new Hyperswarm({ dht: await bootstrappedFirewalledNode(net, res, { maxWindow: maxWindow ?? undefined }) })
     res.defer(() => swarm.destroy())
     swarm.on('connection', (conn: NoiseSecretStream) => {
       conn.on('error', () => {})

@@ -46,9 +46,34 @@ export class ConfigStore {
     return this.closing
   }
 
+  /**
+   * Whether the store holds the core of remembered configurations, read from storage without
+   * opening (or creating) it: opening a missing core with `createIfMissing: false` leaves a
+   * failed session behind. True when the Corestore internals it reads are not there.
+   */
+  static async exists(store: Corestore): Promise<boolean> {
+    const ns = store.namespace(NAMESPACE) as unknown as StoreInternals
+    await ns.ready()
+    const getAlias = ns.storage?.getAlias
+    if (getAlias === undefined || ns.ns === undefined) return true
+    return (await getAlias.call(ns.storage, { name: CORE_NAME, namespace: ns.ns })) !== null
+  }
+
+  /** The discovery key of the core of remembered configurations, or null when there is none (none is created). */
+  static async discoveryKey(store: Corestore): Promise<Buffer | null> {
+    if (!(await ConfigStore.exists(store))) return null
+    const core = openCore(store, false)
+    try {
+      await core.ready()
+      return core.discoveryKey
+    } finally {
+      await core.close()
+    }
+  }
+
   /** Reads every remembered configuration without creating the store if there is none. */
   static async list(store: Corestore): Promise<Array<RememberedConfig & { discoveryKey: Buffer }>> {
-    if (!(await exists(store))) return []
+    if (!(await ConfigStore.exists(store))) return []
     const core = openCore(store, false)
     await core.ready()
     const bee = new Hyperbee<StoredValue>(core, { keyEncoding: 'utf-8', valueEncoding: 'json' })
@@ -70,14 +95,6 @@ interface StoreInternals {
   ns?: Buffer
   ready(): Promise<void>
   storage?: { getAlias?(alias: { name: string; namespace: Buffer }): Promise<Buffer | null> }
-}
-
-async function exists(store: Corestore): Promise<boolean> {
-  const ns = store.namespace(NAMESPACE) as unknown as StoreInternals
-  await ns.ready()
-  const getAlias = ns.storage?.getAlias
-  if (getAlias === undefined || ns.ns === undefined) return true
-  return (await getAlias.call(ns.storage, { name: CORE_NAME, namespace: ns.ns })) !== null
 }
 
 function openCore(store: Corestore, create: boolean): Corestore.Hypercore {

@@ -156,8 +156,11 @@ export function dedupeConnections<C extends ConnectionLike>(
  * True when `candidate` should replace `existing`: Hyperswarm 4's rule
  * (`_handleServerConnection`): keep the new one if the existing one is outdated (it has read and
  * written bytes) or if the new one was dialled by the side with the larger key.
+ *
+ * Exported for the benchmark's hand-written baseline (bench/operators.ts), which must break
+ * ties the same way; not part of the package (the barrel does not export it).
  */
-function prefers(candidate: ConnectionLike, existing: ConnectionLike): boolean {
+export function prefers(candidate: ConnectionLike, existing: ConnectionLike): boolean {
   const existingIsOutdated = (existing.rawBytesRead ?? 0) > 0 && (existing.rawBytesWritten ?? 0) > 0
   const expectedInitiator = b4a.compare(candidate.publicKey, candidate.remotePublicKey) > 0
   return existingIsOutdated || candidate.isInitiator === expectedInitiator

@@ -20,8 +20,7 @@ import type { Extension, ReactiveNetworker } from '../lib'
 import { CloseCodes } from '../lib/remote/client'
 import { ENDPOINT, startDashboard, type Dashboard } from '../examples/dashboard/server'
 import { CHROMIUM_ARGS, chromiumPath } from './chromium'
-import { createHarness, Harness, randomTopic, sleep, waitForPeers } from './helpers'
-import { rawClient } from './remote-kit'
+import { createHarness, Harness, randomTopic, rawClient, sleep, until, waitForPeers } from './kit'
 
 const SCREENSHOT = path.join(__dirname, '..', 'docs', 'img', 'dashboard.png')
 const NAMES = ['host', 'alice', 'bob', 'carol']
@@ -47,15 +46,9 @@ async function openPage(): Promise<Page> {
   return page
 }
 
-/** Polls `check` every 50 ms until it holds, or fails after `ms`. */
-async function until(check: () => boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!check()) {
-    if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${what} (clients ${dashboard.clients}, subscriptions ${dashboard.subscriptions})`)
-    }
-    await sleep(50)
-  }
+/** What `until` waited for, with the dashboard's counts when it gave up. */
+function counted(what: string): () => string {
+  return () => `${what} (clients ${dashboard.clients}, subscriptions ${dashboard.subscriptions})`
 }
 
 const peerRows = (page: Page) => page.locator('#peers tbody tr')
@@ -151,23 +144,23 @@ test('the page shows peers appear and vanish, configures a topic until it is flu
 })
 
 test('the server releases every subscription when the browser leaves', async () => {
-  await until(() => dashboard.clients === 0 && dashboard.subscriptions === 0, 5000, 'an idle dashboard')
+  await until(() => dashboard.clients === 0 && dashboard.subscriptions === 0, 5000, counted('an idle dashboard'))
   const page = await openPage()
   await page.goto(dashboard.url)
   await page.locator('#status[data-state="live"]').waitFor({ timeout: 10_000 })
   // peers$, topics$, chat messages$, errors$: one server subscription each (messages$ once the
   // server said which extension it publishes).
-  await until(() => dashboard.clients === 1 && dashboard.subscriptions === 4, 5000, 'one client')
+  await until(() => dashboard.clients === 1 && dashboard.subscriptions === 4, 5000, counted('one client'))
 
   const second = await openPage()
   await second.goto(dashboard.url)
-  await until(() => dashboard.clients === 2 && dashboard.subscriptions === 8, 5000, 'two clients')
+  await until(() => dashboard.clients === 2 && dashboard.subscriptions === 8, 5000, counted('two clients'))
 
   await page.close()
-  await until(() => dashboard.clients === 1 && dashboard.subscriptions === 4, 5000, 'one client left')
+  await until(() => dashboard.clients === 1 && dashboard.subscriptions === 4, 5000, counted('one client left'))
   // Navigating away is leaving too.
   await second.goto('about:blank')
-  await until(() => dashboard.clients === 0 && dashboard.subscriptions === 0, 5000, 'no client left')
+  await until(() => dashboard.clients === 0 && dashboard.subscriptions === 0, 5000, counted('no client left'))
   await second.close()
 })
 
@@ -200,11 +193,11 @@ test('when the networker closes, the page shows the end and the server releases 
   const page = await openPage()
   await page.goto(dashboard.url)
   await page.locator('#status[data-state="live"]').waitFor({ timeout: 10_000 })
-  await until(() => dashboard.clients === 1 && dashboard.subscriptions === 4, 5000, 'one client')
+  await until(() => dashboard.clients === 1 && dashboard.subscriptions === 4, 5000, counted('one client'))
 
   await networkers[0].close()
   await page.locator('#status[data-state="ended"]').waitFor({ timeout: 10_000 })
-  await until(() => dashboard.clients === 0 && dashboard.subscriptions === 0, 5000, 'no client left')
+  await until(() => dashboard.clients === 0 && dashboard.subscriptions === 0, 5000, counted('no client left'))
   // The page does not reconnect to a networker that is gone.
   await sleep(2500)
   expect(dashboard.clients).toBe(0)

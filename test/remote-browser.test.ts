@@ -5,7 +5,7 @@
 import path from 'path'
 import { build } from 'esbuild'
 
-test('a browser bundle of the client holds only lib/remote/{client,protocol,streams} and rxjs (with its tslib)', async () => {
+test('a browser bundle of the client holds only lib/remote/{client*,protocol,streams} and rxjs (with its tslib)', async () => {
   const result = await build({
     entryPoints: [path.join(__dirname, '..', 'lib', 'remote', 'client.ts')],
     bundle: true,
@@ -17,7 +17,13 @@ test('a browser bundle of the client holds only lib/remote/{client,protocol,stre
   })
   const inputs = Object.keys(result.metafile.inputs)
   const ours = inputs.filter((file) => !file.startsWith('node_modules/'))
-  expect(ours.sort()).toEqual(['lib/remote/client.ts', 'lib/remote/protocol.ts', 'lib/remote/streams.ts'])
+  expect(ours.sort()).toEqual([
+    'lib/remote/client-connection.ts',
+    'lib/remote/client-values.ts',
+    'lib/remote/client.ts',
+    'lib/remote/protocol.ts',
+    'lib/remote/streams.ts'
+  ])
   const packages = new Set(inputs.filter((file) => file.startsWith('node_modules/')).map((file) => file.split('/')[1]))
   // rxjs and its own helper tslib.
   expect([...packages].sort()).toEqual(['rxjs', 'tslib'])

@@ -7,8 +7,7 @@ import http from 'http'
 import { filter, firstValueFrom, toArray } from 'rxjs'
 import { serveNetworker, parseClientFrame, type RemoteServer, type ServeOptions } from '../lib/remote/server'
 import { CloseCodes } from '../lib/remote/client'
-import { clientKit, fakeNetworker, rawClient, type FakeNetworker } from './remote-kit'
-import { until } from './helpers'
+import { clientKit, fakeNetworker, rawClient, until, type FakeNetworker } from './kit'
 
 const clients = clientKit()
 const servers: RemoteServer[] = []

@@ -8,8 +8,7 @@ import WebSocket from 'ws'
 import type { Extension, ReactiveNetworker } from '../lib'
 import { serveNetworker, type RemoteServer } from '../lib/remote/server'
 import { CloseCodes, type ConnectionState, type RemoteNetworker } from '../lib/remote/client'
-import { createHarness, Harness, randomTopic, until, waitFor, waitForPeers } from './helpers'
-import { clientKit, fakeNetworker, fakePeer } from './remote-kit'
+import { clientKit, createHarness, fakeNetworker, fakePeer, Harness, randomTopic, until, waitFor, waitForPeers } from './kit'
 
 let h: Harness
 const clients = clientKit()

@@ -5,7 +5,7 @@ import { Networker } from '../../lib/facade'
 import { ReactiveNetworker } from '../../lib/reactive-networker'
 import type { ErrorCode } from '../../lib/errors'
 import type { Peer } from '../../lib/peer'
-import { createHarness, Harness } from '../helpers'
+import { createHarness, Harness } from '../kit'
 
 let h: Harness
 beforeAll(async () => {

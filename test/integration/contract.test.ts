@@ -7,7 +7,7 @@ import { firstValueFrom, lastValueFrom, toArray } from 'rxjs'
 import b4a from 'b4a'
 import { NetworkerError } from '../../lib'
 import type { Extension, NetworkerState, ReactiveNetworker, TopicState } from '../../lib'
-import { connectedPair, createHarness, Harness, randomTopic, sleep, until, waitFor, waitForPeers } from '../helpers'
+import { connectedPair, createHarness, Harness, randomTopic, sleep, until, waitFor, waitForPeers } from '../kit'
 
 let h: Harness
 

@@ -2,7 +2,7 @@ import b4a from 'b4a'
 import type { Subscription } from 'rxjs'
 import type { ReactiveNetworker } from '../../lib/reactive-networker'
 import type { Peer } from '../../lib/peer'
-import { createHarness, Harness, randomTopic, sleep, waitForPeers, firewalledOptions } from '../helpers'
+import { createHarness, Harness, randomTopic, sleep, waitForPeers, firewalledOptions } from '../kit'
 
 let h: Harness
 beforeEach(async () => {

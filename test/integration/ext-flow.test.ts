@@ -23,7 +23,7 @@ import {
   sleep,
   until,
   waitForPeers
-} from '../helpers'
+} from '../kit'
 
 /**
  * The extension transport under pressure: each test reproduces a defect measured on the old

@@ -6,7 +6,7 @@ import type { Extension, ExtensionMessage } from '../../lib/extensions'
 import { NetworkerError } from '../../lib/errors'
 import type { Peer } from '../../lib/peer'
 import type { ReactiveNetworker } from '../../lib/reactive-networker'
-import { createHarness, Harness, randomTopic, sleep, waitFor, waitForPeers } from '../helpers'
+import { connect, createHarness, Harness, randomTopic, sleep, until, waitForPeers } from '../kit'
 
 let h: Harness
 let subscriptions: Subscription
@@ -22,15 +22,6 @@ afterEach(async () => {
 // ---------------------------------------------------------------------------------------------
 // Helpers local to this file
 // ---------------------------------------------------------------------------------------------
-
-/** Polls `check` until it is true, or rejects after `ms` (a deadline, never an assertion). */
-async function until(check: () => boolean, ms = 20_000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`)
-    await sleep(10)
-  }
-}
 
 /** Every message of an extension, in arrival order (subscribed until the test ends). */
 function collect<T>(networker: ReactiveNetworker, ext: Extension<T>): Array<ExtensionMessage<T>> {
@@ -50,25 +41,6 @@ function keyOf(networker: ReactiveNetworker): Buffer {
   const key = networker.publicKey
   if (key === null) throw new Error('the networker has not listened')
   return key
-}
-
-/** Connects `announcer` and `looker` on a fresh topic; resolves with the Peer each side sees. */
-async function connect(
-  announcer: ReactiveNetworker,
-  looker: ReactiveNetworker,
-  topic = randomTopic()
-): Promise<{ atAnnouncer: Peer; atLooker: Peer }> {
-  await announcer.configure(topic, { announce: true, lookup: false })
-  await looker.configure(topic, { announce: false, lookup: true })
-  const lookerKey = keyOf(looker)
-  const announcerKey = keyOf(announcer)
-  const atAnnouncer = (
-    await waitFor(announcer.peers$, (ps) => ps.some((p) => b4a.equals(p.remotePublicKey, lookerKey)))
-  ).find((p) => b4a.equals(p.remotePublicKey, lookerKey)) as Peer
-  const atLooker = (
-    await waitFor(looker.peers$, (ps) => ps.some((p) => b4a.equals(p.remotePublicKey, announcerKey)))
-  ).find((p) => b4a.equals(p.remotePublicKey, announcerKey)) as Peer
-  return { atAnnouncer, atLooker }
 }
 
 function codeOf(fn: () => unknown): string | undefined {

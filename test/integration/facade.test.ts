@@ -4,7 +4,7 @@ import type Hyperswarm from 'hyperswarm'
 import { Networker } from '../../lib/facade'
 import { NetworkerError } from '../../lib/errors'
 import type { Peer } from '../../lib/peer'
-import { createHarness, Harness, randomTopic, sleep, waitFor, waitForPeers, firewalledOptions, noiseOf } from '../helpers'
+import { connect, createHarness, Harness, randomTopic, until, waitFor, waitForPeers, firewalledOptions, noiseOf } from '../kit'
 
 let h: Harness
 beforeEach(async () => {
@@ -54,37 +54,12 @@ test('two lookup-only peers send hello and world inside peer-add; the announcer 
 // Helpers local to this file
 // ---------------------------------------------------------------------------------------------
 
-/** Polls `check` until it is true, or rejects after `ms` (a deadline, never an assertion). */
-async function until(check: () => boolean, ms = 20_000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`)
-    await sleep(10)
-  }
-}
-
 /** The Noise public key of a facade (it listens first if needed). */
 async function keyOf(networker: Networker): Promise<Buffer> {
   await networker.listen()
   const key = networker.reactive.publicKey
   if (key === null) throw new Error('no public key after listen()')
   return key
-}
-
-/** An announcer and a lookup peer of a fresh topic, connected; resolves with the Peer each sees. */
-async function connect(announcer: Networker, looker: Networker): Promise<{ toLooker: Peer; toAnnouncer: Peer }> {
-  const topic = randomTopic()
-  await announcer.configure(topic, { announce: true, lookup: false })
-  await looker.configure(topic, { announce: false, lookup: true })
-  const lookerKey = await keyOf(looker)
-  const announcerKey = await keyOf(announcer)
-  const [toLooker] = await waitFor(announcer.reactive.peers$, (ps) => ps.some((p) => b4a.equals(p.remotePublicKey, lookerKey))).then(
-    (ps) => ps.filter((p) => b4a.equals(p.remotePublicKey, lookerKey))
-  )
-  const [toAnnouncer] = await waitFor(looker.reactive.peers$, (ps) =>
-    ps.some((p) => b4a.equals(p.remotePublicKey, announcerKey))
-  ).then((ps) => ps.filter((p) => b4a.equals(p.remotePublicKey, announcerKey)))
-  return { toLooker, toAnnouncer }
 }
 
 function codeOf(err: unknown): string | undefined {
@@ -103,7 +78,7 @@ test('one name registered twice: each message is delivered once, to the earliest
   const firstExt = a.registerExtension<string>('dup', { encoding: 'utf-8', onmessage: (m) => first.push(m) })
   a.registerExtension<string>('dup', { encoding: 'utf-8', onmessage: (m) => second.push(m) })
   const sender = b.registerExtension<string>('dup', { encoding: 'utf-8' })
-  const { toAnnouncer: peerOfA } = await connect(a, b)
+  const { atLooker: peerOfA } = await connect(a, b)
 
   sender.send('m1', peerOfA)
   sender.send('m2', peerOfA)
@@ -129,7 +104,7 @@ test('object form ({ name, encoding, onmessage }) registers and receives', async
   expect(ext.name).toBe('object-form')
   expect(ext.encoding.name).toBe('utf-8')
   const sender = b.registerExtension<string>({ name: 'object-form', encoding: 'utf-8' })
-  const { toAnnouncer } = await connect(a, b)
+  const { atLooker: toAnnouncer } = await connect(a, b)
   sender.send('via object form', toAnnouncer)
   await until(() => got.length === 1)
   expect(got).toEqual([{ message: 'via object form', from: (await keyOf(b)).toString('hex') }])
@@ -152,7 +127,7 @@ test('function form (name, ext => handlers): onmessage replies with the ext it w
   expect(returned.encoding.name).toBe('utf-8')
   const replies: string[] = []
   const client = b.registerExtension<string>('fn-form', { encoding: 'utf-8', onmessage: (m) => replies.push(m) })
-  const { toAnnouncer } = await connect(a, b)
+  const { atLooker: toAnnouncer } = await connect(a, b)
   client.send('ping', toAnnouncer)
   await until(() => replies.length === 1)
   expect(replies).toEqual(['echo:ping'])
@@ -179,7 +154,7 @@ test('json round-trips objects, and ext.send(reply, from) to the peer handed to 
     }
   })
   expect(extA.encoding.name).toBe('json')
-  const { toAnnouncer } = await connect(a, b)
+  const { atLooker: toAnnouncer } = await connect(a, b)
   const start: Msg = { n: 0, text: 'from B', nested: { list: [1, 2, 3], flag: true, none: null } }
   extB.send(start, toAnnouncer)
   await until(() => atA.length + atB.length === 5, 20_000, 'the ping-pong')
@@ -327,7 +302,7 @@ test("'error' is emitted only when someone listens: a garbage message without a 
   const got: unknown[] = []
   a.registerExtension<unknown>('strict-json', { encoding: 'json', onmessage: (m) => got.push(m) })
   const raw = b.registerExtension<Buffer>('strict-json', { encoding: 'binary' })
-  const { toAnnouncer } = await connect(a, b)
+  const { atLooker: toAnnouncer } = await connect(a, b)
   expect(a.listenerCount('error')).toBe(0)
 
   raw.send(Buffer.from('{not json'), toAnnouncer)

@@ -5,7 +5,7 @@ import type NoiseSecretStream from '@hyperswarm/secret-stream'
 import { EXTENSION_PROTOCOL } from '../../lib/extensions'
 import { KEEPALIVE_PROTOCOL } from '../../lib/keepalive'
 import type { NetworkerError } from '../../lib/errors'
-import { createHarness, Harness, plainSwarm, sleep, until, waitFor, waitForPeers } from '../helpers'
+import { createHarness, Harness, plainSwarm, sleep, until, waitFor, waitForPeers } from '../kit'
 
 let h: Harness
 beforeEach(async () => {

@@ -1,7 +1,7 @@
 import b4a from 'b4a'
 import type { ReactiveNetworker } from '../../lib/reactive-networker'
 import { HANDSHAKE_BUDGET_FACTOR } from '../../lib/keepalive'
-import { createHarness, Harness, plainSwarm, randomTopic, sleep, until, waitFor, noiseOf } from '../helpers'
+import { createHarness, Harness, plainSwarm, randomTopic, sleep, until, waitFor, noiseOf } from '../kit'
 
 /**
  * The `timeout` option on connections whose remote is not a well-behaved networker: the keep-alive

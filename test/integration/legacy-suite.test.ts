@@ -12,7 +12,7 @@ import { Networker, LegacyNetworkerOptions } from '../../lib/facade'
 import { NetworkerError } from '../../lib/errors'
 import { ReactiveNetworker } from '../../lib/reactive-networker'
 import type { Peer, PeerStream } from '../../lib/peer'
-import { createHarness, Harness, randomTopic, spawnFixture, until } from '../helpers'
+import { createHarness, Harness, randomTopic, spawnFixture, until } from '../kit'
 
 let h: Harness
 beforeEach(async () => {

@@ -6,7 +6,7 @@ import { Observable, take } from 'rxjs'
 import { ReactiveNetworker, NetworkerOptions } from '../../lib/reactive-networker'
 import { NetworkerError } from '../../lib/errors'
 import type { Peer } from '../../lib/peer'
-import { connectedPair, createHarness, Harness, randomTopic, sleep, waitFor, spawnFixture, until, noiseOf } from '../helpers'
+import { connectedPair, createHarness, Harness, randomTopic, sleep, waitFor, spawnFixture, until, noiseOf } from '../kit'
 
 let h: Harness
 beforeEach(async () => {

@@ -7,7 +7,7 @@ import Protomux from 'protomux'
 import { ConfigStore } from '../../lib/config-store'
 import type { ReactiveNetworker } from '../../lib/reactive-networker'
 import type { TopicState } from '../../operators/types'
-import { createHarness, Harness, randomTopic, waitFor, waitForPeers, noiseOf } from '../helpers'
+import { createHarness, Harness, randomTopic, waitFor, waitForPeers, noiseOf } from '../kit'
 
 let h: Harness
 beforeEach(async () => {
@@ -50,37 +50,6 @@ function restored(networker: ReactiveNetworker, key: Buffer, announce: boolean, 
 async function listed(store: Corestore): Promise<Array<{ key: string; announce: boolean; lookup: boolean }>> {
   const rows = await ConfigStore.list(store)
   return rows.map((r) => ({ key: hex(r.discoveryKey), announce: r.announce, lookup: r.lookup })).sort((x, y) => (x.key < y.key ? -1 : 1))
-}
-
-const CONFIG_NAMESPACE = '@basestore/networker'
-const CONFIG_CORE_NAME = 'configurations'
-
-/** Corestore internals read (never written) to learn whether a named core exists. */
-interface StoreInternals {
-  ns?: Buffer
-  ready(): Promise<void>
-  storage?: { getAlias?(alias: { name: string; namespace: Buffer }): Promise<Buffer | null> }
-}
-
-/**
- * Whether the store holds the config core, read from storage without opening (or creating) it:
- * opening a missing core with `createIfMissing: false` leaves a failed session behind.
- */
-async function hasConfigCore(store: Corestore): Promise<boolean> {
-  const ns = store.namespace(CONFIG_NAMESPACE) as unknown as StoreInternals
-  await ns.ready()
-  const getAlias = ns.storage?.getAlias
-  if (getAlias === undefined || ns.ns === undefined) throw new Error('Corestore internals changed: no storage.getAlias')
-  return (await getAlias.call(ns.storage, { name: CONFIG_CORE_NAME, namespace: ns.ns })) !== null
-}
-
-/** The discovery key of a store's config core (it must exist). */
-async function configCoreDiscoveryKey(store: Corestore): Promise<Buffer> {
-  const core = store.namespace(CONFIG_NAMESPACE).get({ name: CONFIG_CORE_NAME, active: false, createIfMissing: false })
-  await core.ready()
-  const dkey = core.discoveryKey as Buffer
-  await core.close()
-  return dkey
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -310,14 +279,15 @@ test('the config core is not offered to peers: no replication channel is opened 
   await clone.ready()
   expect((await clone.get(0))?.toString()).toBe('shared block')
 
-  const configKey = await configCoreDiscoveryKey(storeA)
+  const configKey = await ConfigStore.discoveryKey(storeA)
+  expect(configKey).not.toBeNull()
   const [bAtA] = await waitForPeers(a, 1)
   const [aAtB] = await waitForPeers(b, 1)
   const protocol = 'hypercore/alpha'
   for (const peer of [bAtA, aAtB]) {
     const mux = Protomux.from(noiseOf(peer))
     expect(mux.opened({ protocol, id: data.discoveryKey as Buffer })).toBe(true) // control
-    expect(mux.opened({ protocol, id: configKey })).toBe(false)
+    expect(mux.opened({ protocol, id: configKey as Buffer })).toBe(false)
   }
 })
 
@@ -329,11 +299,11 @@ test('a fresh store has no remembered configurations, and listen() creates no co
   await networker.configure(randomTopic(), { announce: true, lookup: false })
   expect(await ConfigStore.list(store)).toEqual([])
   // Nothing was remembered, so the config core was not created.
-  expect(await hasConfigCore(store)).toBe(false)
+  expect(await ConfigStore.exists(store)).toBe(false)
   expect(await ConfigStore.list(store)).toEqual([])
 
   // Control: remembering something creates it.
   await networker.configure(randomTopic(), { announce: true, lookup: false, remember: true })
-  expect(await hasConfigCore(store)).toBe(true)
+  expect(await ConfigStore.exists(store)).toBe(true)
   expect(await ConfigStore.list(store)).toHaveLength(1)
 })

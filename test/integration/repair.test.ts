@@ -1,5 +1,5 @@
 import b4a from 'b4a'
-import { createHarness, Harness, randomTopic, sleep, waitFor } from '../helpers'
+import { createHarness, Harness, randomTopic, sleep, waitFor } from '../kit'
 
 /** Long enough for Hyperswarm's retries at about 1, 5 and 15 s to run out. */
 const KILL_WINDOW_MS = 30_000

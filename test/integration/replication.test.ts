@@ -1,7 +1,7 @@
 import b4a from 'b4a'
 import crypto from 'hypercore-crypto'
 import { KEY_PAIR_NAME } from '../../lib/reactive-networker'
-import { createHarness, Harness, randomTopic, waitForPeers } from '../helpers'
+import { createHarness, Harness, randomTopic, waitForPeers } from '../kit'
 
 let h: Harness
 beforeEach(async () => {

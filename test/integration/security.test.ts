@@ -1,6 +1,6 @@
 import b4a from 'b4a'
 import Corestore from 'corestore'
-import { createHarness, Harness, randomTopic, sleep, waitForPeers } from '../helpers'
+import { createHarness, Harness, randomTopic, sleep, waitForPeers } from '../kit'
 
 let h: Harness
 beforeEach(async () => {

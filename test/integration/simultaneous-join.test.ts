@@ -4,7 +4,7 @@
  * relookup timers here are a minute long, so only the look-again-after-announcing path can connect
  * them within the test's time.
  */
-import { createHarness, Harness, randomTopic, waitForPeers } from '../helpers'
+import { createHarness, Harness, randomTopic, waitForPeers } from '../kit'
 
 let h: Harness
 

@@ -3,7 +3,7 @@ import { Observable, take } from 'rxjs'
 import type { ReactiveNetworker, NetworkerPeerEvent } from '../../lib/reactive-networker'
 import type { Peer } from '../../lib/peer'
 import type { TopicState } from '../../operators/types'
-import { connectedPair, createHarness, Harness, randomTopic, sleep, waitFor, waitForPeers } from '../helpers'
+import { connectedPair, createHarness, Harness, randomTopic, sleep, waitFor, waitForPeers } from '../kit'
 
 let h: Harness
 beforeEach(async () => {

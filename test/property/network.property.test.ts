@@ -2,7 +2,7 @@ import fc from 'fast-check'
 import c from 'compact-encoding'
 import { NetworkerError } from '../../lib/errors'
 import type { ExtensionMessage } from '../../lib/extensions'
-import { createHarness, Harness, randomTopic, waitFor, waitForPeers } from '../helpers'
+import { createHarness, Harness, randomTopic, waitFor, waitForPeers } from '../kit'
 
 let h: Harness
 beforeEach(async () => {

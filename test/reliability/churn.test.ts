@@ -1,7 +1,7 @@
 import b4a from 'b4a'
 import { Subscription } from 'rxjs'
 import type { NetworkerPeerEvent, ReactiveNetworker } from '../../lib/reactive-networker'
-import { collectGarbage, createHarness, Harness, randomTopic, sleep, until, Fixture, spawnFixture } from '../helpers'
+import { collectGarbage, createHarness, Harness, randomTopic, sleep, until, Fixture, spawnFixture } from '../kit'
 import { checkHistory, joinOrClosed } from '../fixtures/churn-shared'
 
 /**

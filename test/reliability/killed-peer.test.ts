@@ -1,5 +1,5 @@
 import b4a from 'b4a'
-import { createHarness, Fixture, Harness, spawnFixture, until, waitFor } from '../helpers'
+import { createHarness, Fixture, Harness, spawnFixture, until, waitFor } from '../kit'
 
 const TIMEOUT = 2000
 

@@ -5,10 +5,10 @@
  */
 import { BehaviorSubject, Observable, Subject } from 'rxjs'
 import WebSocket from 'ws'
-import { connectNetworker, type ConnectOptions, type RemoteNetworker } from '../lib/remote/client'
-import { SUBPROTOCOL, TOKEN_PROTOCOL_PREFIX, bytesToHex, utf8Bytes } from '../lib/remote/protocol'
-import type { ServedExtension, ServedNetworker } from '../lib/remote/server'
-import type { LocalPeerLike, LocalTopicStateLike } from '../lib/remote/streams'
+import { connectNetworker, type ConnectOptions, type RemoteNetworker } from '../../lib/remote/client'
+import { SUBPROTOCOL, TOKEN_PROTOCOL_PREFIX, bytesToHex, utf8Bytes } from '../../lib/remote/protocol'
+import type { ServedExtension, ServedNetworker } from '../../lib/remote/server'
+import type { LocalPeerLike, LocalTopicStateLike } from '../../lib/remote/streams'
 
 /** Clients made by `clients.connect`, all closed by `clients.closeAll()`. */
 export interface ClientKit {
