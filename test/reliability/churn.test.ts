@@ -70,9 +70,11 @@ function subscriptionsLeft(networker: ReactiveNetworker): number {
   const inner = networker as unknown as Inner & { connections: Inner }
   let left = inner.subscriptions.closed === true ? 0 : 1
   if (inner.connections.subscriptions.closed !== true) left++
+  const topics = inner.topicRegistry as unknown as Inner
+  if (topics.subscription.closed !== true) left++
   const subjects = [
     inner.errorsSubject,
-    inner.topicsSubject,
+    topics.changes,
     inner.stateSubject,
     inner.connections.peerEventsSubject,
     inner.connections.peersSubject,
