@@ -2,27 +2,25 @@ import type Corestore from 'corestore'
 import { BehaviorSubject, Observable, Subject, Subscription, asyncScheduler, distinctUntilChanged, isObservable } from 'rxjs'
 import { sameState } from '../operators/topicState'
 import type { ConnectionEvent, TopicState } from '../operators/types'
-import { NetworkerError, errors } from './errors'
-import { TopicKey, toTopicKey } from './keys'
-import { Topics } from './topics'
-import { ExtensionHub, Extension, ExtensionMessage, DEFAULT_MAX_MESSAGE_SIZE } from './extensions'
-import { Encoding, resolveEncoding } from './encodings'
-import type { Peer } from './peer'
 import { Connections } from './connections'
-import { Remembered } from './remembered'
-import { Session } from './session'
-import type { NetworkerPeerEvent, NetworkerStreams } from './streams'
-export type { NetworkerPeerEvent } from './streams'
-import type { CorestoreLike, KeyPairLike, SwarmLike } from './stack-types'
+import { replicationSettled, trackFindingPeers } from './core-replication'
+import { Encoding, resolveEncoding } from './encodings'
+import { NetworkerError, errors } from './errors'
+import { ExtensionHub, Extension, ExtensionMessage, DEFAULT_MAX_MESSAGE_SIZE } from './extensions'
+import { KeyPairLoader } from './key-pair'
+import { TopicKey, toTopicKey } from './keys'
 import { validateConfigure, validateOptions } from './options'
 import type { ConfigureOptions, ConfigureRequest, NetworkerOptions, NetworkerState, TopicStatus } from './options'
+import type { Peer, PeerStream } from './peer'
+import { Remembered } from './remembered'
+import { Session } from './session'
+import type { CorestoreLike, KeyPairLike, SwarmLike } from './stack-types'
 import { lastingState } from './state-stream'
+import type { NetworkerPeerEvent, NetworkerStreams } from './streams'
+import { Topics } from './topics'
+export type { NetworkerPeerEvent } from './streams'
 export type { ConfigureOptions, NetworkerOptions, NetworkerState, TopicStatus } from './options'
-import type { PeerStream } from './peer'
-import { replicationSettled, trackFindingPeers } from './core-replication'
-
-/** The name under which the default Noise key pair is derived from the store. */
-export const KEY_PAIR_NAME = '@basestore/networker'
+export { KEY_PAIR_NAME } from './key-pair'
 
 /** Default bound (ms) on waiting, before a topic counts as flushed, for its peers to open the core's replication. */
 export const DEFAULT_REPLICATION_WAIT = 5000
@@ -41,13 +39,14 @@ export class ReactiveNetworker implements NetworkerStreams {
   private readonly opts: NetworkerOptions
   private readonly errorsSubject = new Subject<NetworkerError>()
   private readonly stateSubject = new BehaviorSubject<NetworkerState>('idle')
-  private resolvedKeyPair: KeyPairLike | null = null
-  private keyPairLoad: Promise<KeyPairLike> | null = null
+  private readonly keyPairs: KeyPairLoader
   private hasListened = false
-  private readonly subscriptions = new Subscription()
+  /** Each configure's tie to Hypercore's `findingPeers()` while its discovery runs. */
+  private readonly finding = new Subscription()
   private readonly hub: ExtensionHub
   private readonly remembered: Remembered
   private readonly connections: Connections
+  /** The one owner of topic state (`topics$`, `topic$`, `joined`, `flushed`). */
   private readonly topicRegistry: Topics
   /** The session `listen()` opened (null before), and the memoized steps of the lifecycle. */
   private session: Session | null = null
@@ -89,6 +88,7 @@ export class ReactiveNetworker implements NetworkerStreams {
     // The one place the structural store meets our private Corestore declarations.
     this.store = store as unknown as Corestore
     this.opts = { ...opts }
+    this.keyPairs = new KeyPairLoader(this.store, opts.keyPair)
     this.remembered = new Remembered(this.store, (err) => this.report(err))
     this.hub = new ExtensionHub({
       maxMessageSize: opts.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
@@ -140,18 +140,12 @@ export class ReactiveNetworker implements NetworkerStreams {
 
   /** The Noise key pair of every connection: the one passed in at once, the store-derived one once derived. */
   get keyPair(): KeyPairLike | null {
-    return this.opts.keyPair ?? this.resolvedKeyPair
+    return this.keyPairs.current
   }
 
   /** Derives the default key pair from the store now (memoized); `listen()` does it too. */
   loadKeyPair(): Promise<KeyPairLike> {
-    this.keyPairLoad ??= (async () => {
-      if (this.opts.keyPair) return this.opts.keyPair
-      await this.store.ready()
-      this.resolvedKeyPair = await this.store.createKeyPair(KEY_PAIR_NAME)
-      return this.resolvedKeyPair
-    })()
-    return this.keyPairLoad
+    return this.keyPairs.load()
   }
 
   /** The Hyperswarm 4 instance, once listening or configuring (else null): for legacy callers. */
@@ -221,7 +215,7 @@ export class ReactiveNetworker implements NetworkerStreams {
     const config = validateConfigure(opts)
     // At once, before any await: a core.update() called right after configure() already waits.
     const finding = config.lookup ? trackFindingPeers(this.store, id.key, this.topicRegistry.topic$(id)) : Subscription.EMPTY
-    this.subscriptions.add(finding)
+    this.finding.add(finding)
     try {
       await this.listen()
       return await this.apply(id, config, true)
@@ -272,19 +266,13 @@ export class ReactiveNetworker implements NetworkerStreams {
     this.remembered.clear()
     // Emits every topic's final "left" state and the empty map on topics$.
     this.topicRegistry.close()
-    try {
-      await this.opening
-    } catch {
-      // a failed open leaves nothing to close but the streams
-    }
-    if (this.session !== null) {
-      await this.session.destroy().catch((err: unknown) => this.report(errors.discovery('swarm', err)))
-    } else if (this.opts.dht) {
-      await this.opts.dht.destroy().catch(() => {})
-    }
+    // A failed open leaves nothing to close but the DHT node the caller gave, and the streams.
+    const session = await this.opening?.catch(() => null)
+    if (session) await session.destroy().catch((err: unknown) => this.report(errors.discovery('swarm', err)))
+    else await this.opts.dht?.destroy().catch(() => {})
     this.hub.destroy()
     await this.remembered.close()
-    this.subscriptions.unsubscribe()
+    this.finding.unsubscribe()
     this.connections.close()
     this.errorsSubject.complete()
     this.stateSubject.next('closed')
@@ -292,13 +280,11 @@ export class ReactiveNetworker implements NetworkerStreams {
   }
 
   private open(): Promise<Session> {
-    this.opening ??= (async () => {
-      await this.store.ready()
-      const keyPair = await this.loadKeyPair()
-      if (this.closing) throw errors.closed('listen')
-      this.session = new Session({ opts: this.opts, keyPair, connections: this.connections, onerror: (err) => this.report(err) })
-      return this.session
-    })()
+    this.opening ??= Session.open(this.store, this.keyPairs, () => this.closed, {
+      opts: this.opts,
+      connections: this.connections,
+      onerror: (err) => this.report(err)
+    }).then((session) => (this.session = session))
     return this.opening
   }
 

@@ -1,5 +1,7 @@
+import type Corestore from 'corestore'
 import type { Connections } from './connections'
 import { NetworkerError, errors } from './errors'
+import type { KeyPairLoader } from './key-pair'
 import { toHex } from './keys'
 import type { NetworkerOptions } from './options'
 import type { KeyPairLike, SwarmLike } from './stack-types'
@@ -37,6 +39,22 @@ export class Session {
       pending: () => connections.pending
     })
     connections.attach(this.source)
+  }
+
+  /**
+   * Opens a session once the store is ready and the key pair derived; rejects with `ERR_CLOSED`
+   * if `closing()` turned true meanwhile.
+   */
+  static async open(
+    store: Corestore,
+    keyPair: KeyPairLoader,
+    closing: () => boolean,
+    options: Omit<SessionOptions, 'keyPair'>
+  ): Promise<Session> {
+    await store.ready()
+    const pair = await keyPair.load()
+    if (closing()) throw errors.closed('listen')
+    return new Session({ ...options, keyPair: pair })
   }
 
   /** Our Noise public key. */

@@ -6,20 +6,7 @@ import { NetworkerError, errors } from './errors'
 import type { TopicKey } from './keys'
 import type { RememberStep } from './remembered'
 import type { DiscoverySession, SwarmSource } from './swarm-source'
-import { QueuedTimer, TimerQueue } from './timer-queue'
-
-/** Backoff (ms) between lookups of a topic that has no peers yet; the last value repeats. */
-export const DEFAULT_RELOOKUP_BACKOFF: readonly number[] = [1000, 2000, 4000, 8000, 15000, 30000, 60000]
-
-/**
- * ms after a join's first discovery before looking again when it found nobody: long enough that
- * a peer joining right after us dials us first (no lookup competes with its join), short enough
- * that two peers joining at the same instant meet well within a quarter second.
- */
-const SIMULTANEOUS_RELOOKUP_MS = 50
-
-/** Lookups after a join that run even when the topic already has peers. */
-const EAGER_RELOOKUPS = 2
+import { Join, RelookupRecord, Relookups } from './relookups'
 
 /** Until the swarm's first snapshot arrives, nothing counts as flushed. */
 const UNKNOWN_PROGRESS: SwarmProgress = { connecting: 1, queued: 0, saturated: false }
@@ -35,10 +22,8 @@ export interface TopicConfig {
 /** What Topics needs of the swarm: its commands and its dialling progress. */
 export type TopicsPort = Pick<SwarmSource, 'progress$' | 'join' | 'leave' | 'update' | 'hasPeersFor' | 'foundFor'>
 
-type Join = { readonly server: boolean; readonly client: boolean }
-
 /** Everything kept for one key while it is configured: a plain record, no stream of its own. */
-interface TopicRecord extends TopicKey {
+interface TopicRecord extends TopicKey, RelookupRecord {
   state: TopicState
   session: DiscoverySession | null
   /** The per-key queue: every configure of this key runs after the previous one settled. */
@@ -47,12 +32,6 @@ interface TopicRecord extends TopicKey {
   settling: Subscription | null
   /** `configure` calls waiting for flushed (or left). */
   waiters: Array<() => void> | null
-  relookup: QueuedTimer | null
-  relookups: number
-  /** Peers Hyperswarm has found through this topic, after the last lookup. */
-  found: number
-  /** Whether the last lookup found peers the one before it had not. */
-  foundMore: boolean
 }
 
 export interface TopicsOptions {
@@ -83,8 +62,7 @@ export class Topics {
   private readonly watchers = new Map<string, Subject<TopicState>>()
   /** Keys whose discovery finished, waiting for the swarm to stop dialling. */
   private readonly awaitingIdle = new Set<TopicRecord>()
-  private readonly timers: TimerQueue
-  private readonly backoff: readonly number[]
+  private readonly relookups: Relookups
   private readonly subscription = new Subscription()
   private progress = UNKNOWN_PROGRESS
   private watchingProgress = false
@@ -96,8 +74,7 @@ export class Topics {
   readonly topics$: Observable<ReadonlyMap<string, TopicState>> = defer(() => this.changes.pipe(startWith(this.snapshot())))
 
   constructor(private readonly opts: TopicsOptions) {
-    this.timers = new TimerQueue(opts.scheduler ?? asyncScheduler)
-    this.backoff = opts.relookupBackoff ?? DEFAULT_RELOOKUP_BACKOFF
+    this.relookups = new Relookups(opts.scheduler ?? asyncScheduler, opts.relookupBackoff)
     this.closedPromise = new Promise<never>((_resolve, reject) => {
       this.rejectClosed = reject
     })
@@ -176,7 +153,7 @@ export class Topics {
     if (this.closed) return
     this.closed = true
     this.rejectClosed(errors.closed('configure'))
-    this.timers.stop()
+    this.relookups.close()
     this.subscription.unsubscribe()
     for (const record of [...this.records.values()]) {
       // The last state of every topic is "left": nothing is joined once the networker is closed.
@@ -210,7 +187,7 @@ export class Topics {
   private release(record: TopicRecord): void {
     if (this.records.get(record.hex) !== record) return
     this.records.delete(record.hex)
-    this.stopRelookup(record)
+    this.relookups.stop(record)
     this.stopFlush(record)
   }
 
@@ -232,7 +209,7 @@ export class Topics {
 
   private async apply(record: TopicRecord, { announce, lookup, flush }: TopicConfig, source: TopicsPort): Promise<TopicState> {
     if (this.closed) throw errors.closed('configure')
-    this.stopRelookup(record)
+    this.relookups.stop(record)
     this.stopFlush(record)
     this.input(record, { type: 'configure', announce, lookup })
 
@@ -255,10 +232,8 @@ export class Topics {
     await this.race(record.session.flushed())
     if (this.closed) throw errors.closed('configure')
     source.update()
-    record.found = source.foundFor(record.key)
-    record.foundMore = false
     this.discovered(record)
-    if (lookup) this.scheduleRelookup(record, options, source)
+    if (lookup) this.relookups.start(record, options, source)
     if (flush && record.state.joined && !record.state.flushed) {
       await this.race(new Promise<void>((resolve) => (record.waiters ??= []).push(resolve)))
     }
@@ -307,62 +282,6 @@ export class Topics {
     this.awaitingIdle.delete(record)
     record.settling?.unsubscribe()
     record.settling = null
-  }
-
-  /**
-   * Two peers that join at the same instant can miss each other until Hyperswarm's next refresh
-   * (about 10 minutes), even when each of them found others. Look a lookup topic up again on a
-   * short backoff: twice after every join, then for as long as it has no peer, or the last
-   * lookup still found peers the one before had not (a DHT node returns at most 20 records per
-   * lookup, so a large swarm is found a part at a time).
-   */
-  private scheduleRelookup(record: TopicRecord, options: Join, source: TopicsPort): void {
-    const backoff = this.backoff
-    if (backoff.length === 0 || this.closed) return
-    // With peers, only watch (at the first backoff) for the topic to become empty.
-    const eager = (): boolean => record.relookups < EAGER_RELOOKUPS || record.foundMore
-    const watching = !eager() && source.hasPeersFor(record.key)
-    // A peer that joined at the same instant announced while our first lookup ran: look again
-    // shortly after our own announce completed, so simultaneous joiners meet within one lookup.
-    // Only the first lookup after a join, only an announcing one, and only when it found nobody.
-    const meetSimultaneous = record.relookups === 0 && options.server && record.found === 0
-    const delay = meetSimultaneous
-      ? SIMULTANEOUS_RELOOKUP_MS
-      : watching
-        ? backoff[0]
-        : backoff[Math.min(record.relookups, backoff.length - 1)]
-    record.relookup = this.timers.schedule(delay, () => {
-      record.relookup = null
-      if (this.closed || record.session === null) return
-      // The first lookups after a join always run: peers that joined at the same instant as
-      // us missed each other even when both found someone else. The look-again-after-announcing
-      // is skipped once a peer came in the meantime (it dialled us: nobody was missed).
-      if ((meetSimultaneous || !eager()) && source.hasPeersFor(record.key)) {
-        this.scheduleRelookup(record, options, source)
-        return
-      }
-      record.relookups++
-      const session = record.session
-      record.tail = record.tail
-        .then(async () => {
-          if (this.closed || record.session !== session) return
-          await session.refresh(options)
-          source.update()
-          const found = source.foundFor(record.key)
-          record.foundMore = found > record.found
-          record.found = found
-          if (!this.closed && record.session === session && record.relookup === null) {
-            this.scheduleRelookup(record, options, source)
-          }
-        })
-        .catch(() => {})
-    })
-  }
-
-  private stopRelookup(record: TopicRecord): void {
-    record.relookup?.cancel()
-    record.relookup = null
-    record.relookups = 0
   }
 
   private race<T>(promise: Promise<T>): Promise<T> {

@@ -1,0 +1,125 @@
+import type { SchedulerLike } from 'rxjs'
+import type { DiscoverySession, SwarmSource } from './swarm-source'
+import { QueuedTimer, TimerQueue } from './timer-queue'
+
+/** Backoff (ms) between lookups of a topic that has no peers yet; the last value repeats. */
+export const DEFAULT_RELOOKUP_BACKOFF: readonly number[] = [1000, 2000, 4000, 8000, 15000, 30000, 60000]
+
+/**
+ * ms after a join's first discovery before looking again when it found nobody: long enough that
+ * a peer joining right after us dials us first (no lookup competes with its join), short enough
+ * that two peers joining at the same instant meet well within a quarter second.
+ */
+const SIMULTANEOUS_RELOOKUP_MS = 50
+
+/** Lookups after a join that run even when the topic already has peers. */
+const EAGER_RELOOKUPS = 2
+
+/** What relookups need of the swarm. */
+export type RelookupPort = Pick<SwarmSource, 'update' | 'hasPeersFor' | 'foundFor'>
+
+/** A join's Hyperswarm options. */
+export interface Join {
+  readonly server: boolean
+  readonly client: boolean
+}
+
+/** The fields of a topic's record that relookups read and keep. */
+export interface RelookupRecord {
+  readonly key: Buffer
+  session: DiscoverySession | null
+  /** The key's queue: a relookup runs in it, between configure calls. */
+  tail: Promise<unknown>
+  relookup: QueuedTimer | null
+  relookups: number
+  /** Peers Hyperswarm has found through this topic, after the last lookup. */
+  found: number
+  /** Whether the last lookup found peers the one before it had not. */
+  foundMore: boolean
+}
+
+/**
+ * The relookup policy of every topic, on one timer queue (one scheduler action for all keys, so
+ * `TestScheduler` drives it in marble tests as it drives any other timer).
+ */
+export class Relookups {
+  private readonly timers: TimerQueue
+  private stopped = false
+
+  constructor(
+    scheduler: SchedulerLike,
+    private readonly backoff: readonly number[] = DEFAULT_RELOOKUP_BACKOFF
+  ) {
+    this.timers = new TimerQueue(scheduler)
+  }
+
+  /** After a join's discovery: notes what it found and starts the key's backoff. */
+  start(record: RelookupRecord, options: Join, source: RelookupPort): void {
+    record.found = source.foundFor(record.key)
+    record.foundMore = false
+    this.schedule(record, options, source)
+  }
+
+  /** Stops every relookup for good (the networker is closing). */
+  close(): void {
+    this.stopped = true
+    this.timers.stop()
+  }
+
+  /**
+   * Two peers that join at the same instant can miss each other until Hyperswarm's next refresh
+   * (about 10 minutes), even when each of them found others. Look a lookup topic up again on a
+   * short backoff: twice after every join, then for as long as it has no peer, or the last
+   * lookup still found peers the one before had not (a DHT node returns at most 20 records per
+   * lookup, so a large swarm is found a part at a time).
+   */
+  private schedule(record: RelookupRecord, options: Join, source: RelookupPort): void {
+    const backoff = this.backoff
+    if (backoff.length === 0 || this.stopped) return
+    // With peers, only watch (at the first backoff) for the topic to become empty.
+    const eager = (): boolean => record.relookups < EAGER_RELOOKUPS || record.foundMore
+    const watching = !eager() && source.hasPeersFor(record.key)
+    // A peer that joined at the same instant announced while our first lookup ran: look again
+    // shortly after our own announce completed, so simultaneous joiners meet within one lookup.
+    // Only the first lookup after a join, only an announcing one, and only when it found nobody.
+    const meetSimultaneous = record.relookups === 0 && options.server && record.found === 0
+    const delay = meetSimultaneous
+      ? SIMULTANEOUS_RELOOKUP_MS
+      : watching
+        ? backoff[0]
+        : backoff[Math.min(record.relookups, backoff.length - 1)]
+    record.relookup = this.timers.schedule(delay, () => {
+      record.relookup = null
+      if (this.stopped || record.session === null) return
+      // The first lookups after a join always run: peers that joined at the same instant as
+      // us missed each other even when both found someone else. The look-again-after-announcing
+      // is skipped once a peer came in the meantime (it dialled us: nobody was missed).
+      if ((meetSimultaneous || !eager()) && source.hasPeersFor(record.key)) {
+        this.schedule(record, options, source)
+        return
+      }
+      record.relookups++
+      const session = record.session
+      record.tail = record.tail
+        .then(async () => {
+          if (this.stopped || record.session !== session) return
+          await session.refresh(options)
+          source.update()
+          const found = source.foundFor(record.key)
+          record.foundMore = found > record.found
+          record.found = found
+          if (!this.stopped && record.session === session && record.relookup === null) {
+            this.schedule(record, options, source)
+          }
+        })
+        .catch(() => {})
+    })
+  }
+
+  /** Cancels a key's relookups (a refresh, a leave): the next `start` begins the backoff afresh. */
+  stop(record: RelookupRecord): void {
+    record.relookup?.cancel()
+    record.relookup = null
+    record.relookups = 0
+  }
+}
