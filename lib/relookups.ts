@@ -15,6 +15,13 @@ const SIMULTANEOUS_RELOOKUP_MS = 50
 /** Lookups after a join that run even when the topic already has peers. */
 const EAGER_RELOOKUPS = 2
 
+/**
+ * Relookups running at once, over all topics; more wait their turn (in due order). A relookup is
+ * a DHT query (an announce, for an announcing topic): a networker that joins 1,000 topics at
+ * once would otherwise run 1,000 of them at every step of the backoff, beside its own joins.
+ */
+const MAX_RUNNING = 16
+
 /** What relookups need of the swarm. */
 export type RelookupPort = Pick<SwarmSource, 'update' | 'hasPeersFor' | 'foundFor'>
 
@@ -44,6 +51,9 @@ export interface RelookupRecord {
  */
 export class Relookups {
   private readonly timers: TimerQueue
+  /** Relookups due while `MAX_RUNNING` others run. */
+  private readonly waiting: Array<() => Promise<unknown>> = []
+  private running = 0
   private stopped = false
 
   constructor(
@@ -64,6 +74,21 @@ export class Relookups {
   close(): void {
     this.stopped = true
     this.timers.stop()
+    this.waiting.length = 0
+  }
+
+  /** Runs a relookup now if fewer than `MAX_RUNNING` run, else when one of them ends. */
+  private run(relookup: () => Promise<unknown>): void {
+    if (this.running >= MAX_RUNNING) {
+      this.waiting.push(relookup)
+      return
+    }
+    this.running++
+    void relookup().finally(() => {
+      this.running--
+      const next = this.waiting.shift()
+      if (next !== undefined && !this.stopped) this.run(next)
+    })
   }
 
   /**
@@ -100,19 +125,22 @@ export class Relookups {
       }
       record.relookups++
       const session = record.session
-      record.tail = record.tail
-        .then(async () => {
-          if (this.stopped || record.session !== session) return
-          await session.refresh(options)
-          source.update()
-          const found = source.foundFor(record.key)
-          record.foundMore = found > record.found
-          record.found = found
-          if (!this.stopped && record.session === session && record.relookup === null) {
-            this.schedule(record, options, source)
-          }
-        })
-        .catch(() => {})
+      this.run(() => {
+        record.tail = record.tail
+          .then(async () => {
+            if (this.stopped || record.session !== session) return
+            await session.refresh(options)
+            source.update()
+            const found = source.foundFor(record.key)
+            record.foundMore = found > record.found
+            record.found = found
+            if (!this.stopped && record.session === session && record.relookup === null) {
+              this.schedule(record, options, source)
+            }
+          })
+          .catch(() => {})
+        return record.tail
+      })
     })
   }
 
