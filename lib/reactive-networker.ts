@@ -81,10 +81,7 @@ export class ReactiveNetworker implements NetworkerStreams {
   readonly connections$: Observable<ConnectionEvent<PeerStream>>
 
   constructor(store: CorestoreLike, opts: NetworkerOptions = {}) {
-    if (store === null || typeof store !== 'object' || typeof store.replicate !== 'function') {
-      throw errors.invalidOption('store', 'a Corestore', store)
-    }
-    validateOptions(opts)
+    validateOptions(store, opts)
     // The one place the structural store meets our private Corestore declarations.
     this.store = store as unknown as Corestore
     this.opts = { ...opts }
