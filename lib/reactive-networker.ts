@@ -162,7 +162,7 @@ export class ReactiveNetworker implements NetworkerStreams {
 
   /**
    * Hot. The state of one topic: the current state on subscribe (not joined if unknown), then
-   * every change. Completes on close.
+   * every change. Completes on close; a subscriber after close gets the last state, then completion.
    */
   topic$(discoveryKey: Uint8Array | string): Observable<TopicState> {
     return this.topicRegistry.topic$(toTopicKey(discoveryKey)).pipe(distinctUntilChanged(sameState))
