@@ -118,7 +118,7 @@ export async function topics(opts: TopicsOptions = {}): Promise<ScenarioResult> 
         window === null
           ? 'The DHT nodes keep dht-rpc\'s default congestion window (80 requests per 750 ms tick), which paces both sides.'
           : `Both sides' DHT nodes get a congestion window of ${window} requests per tick instead of dht-rpc's 80, which would pace both at about 40 topics/s (reproduce that with --dht-window=default).`,
-        'Ours looks a topic with lookup up again 1 s and 2 s after joining, and then on a backoff while it has no peer: with no peer on any of these topics, those relookups run during and after the flush.'
+        'Ours looks an announcing topic that found nobody up again 50 ms after its first discovery, then at 1 s and 2 s and on a backoff while it has no peer, at most 16 lookups at a time over all topics: with no peer on any of these topics, those relookups run during and after the flush.'
       ]
     }
   } finally {

@@ -1,4 +1,20 @@
 import b4a from 'b4a'
+import {
+  EMPTY,
+  Observable,
+  SchedulerLike,
+  Subscription,
+  defer,
+  filter,
+  finalize,
+  first,
+  ignoreElements,
+  skipWhile,
+  takeUntil,
+  takeWhile,
+  timer
+} from 'rxjs'
+import type { TopicState } from '../operators/types'
 
 /**
  * Where discovery meets Hypercore: for a discovery key that belongs to a core open in the store,
@@ -76,4 +92,51 @@ export function replicationOpened(store: unknown, discoveryKey: Uint8Array, remo
   return remoteKeys.every((key) =>
     replicator.peers.some((peer) => peer.remotePublicKey != null && b4a.equals(peer.remotePublicKey, key))
   )
+}
+
+/** How often (ms) `replicationSettled` looks at the core's peers. */
+const REPLICATION_POLL_MS = 10
+
+/**
+ * Completes once every remote key `found()` returns has opened the replication session of the
+ * core of `discoveryKey` (at once when no such core is open in the store), or after `bound` ms.
+ */
+export function replicationSettled(
+  store: unknown,
+  discoveryKey: Uint8Array,
+  found: () => readonly Uint8Array[],
+  bound: number,
+  scheduler: SchedulerLike
+): Observable<never> {
+  const opened = (): boolean => replicationOpened(store, discoveryKey, found())
+  return defer(() =>
+    opened() || bound === 0
+      ? EMPTY
+      : timer(REPLICATION_POLL_MS, REPLICATION_POLL_MS, scheduler).pipe(
+          takeWhile(() => !opened()),
+          ignoreElements(),
+          takeUntil(timer(bound, scheduler))
+        )
+  )
+}
+
+/**
+ * Ties a lookup to Hypercore's `findingPeers()`: while the topic's first discovery runs,
+ * `update()`/`get()` on the core of that discovery key wait for it instead of answering "no
+ * peers". Released once `states$` shows the configuration joined and then flushed or left, when
+ * `states$` ends, or when the returned subscription is unsubscribed.
+ */
+export function trackFindingPeers(store: unknown, discoveryKey: Uint8Array, states$: Observable<TopicState>): Subscription {
+  // No core of that key open: nothing to tell, nothing to watch.
+  if (replicatorOf(store, discoveryKey) === null) return Subscription.EMPTY
+  const done = findingPeersFor(store, discoveryKey)
+  return states$
+    .pipe(
+      // The state before this configuration took effect does not count.
+      skipWhile((state) => !state.joined),
+      filter((state) => state.flushed || !state.joined),
+      first(),
+      finalize(done)
+    )
+    .subscribe({ error: () => {} })
 }

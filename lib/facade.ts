@@ -1,81 +1,25 @@
-import b4a from 'b4a'
 import { EventEmitter } from 'events'
 import type { CorestoreLike, KeyPairLike, SwarmLike } from './stack-types'
 import { Subscription } from 'rxjs'
 import { topicEvents } from '../operators/topicEvents'
 import { ErrorCodes, NetworkerError, errors } from './errors'
-import { Codec, Encoding, resolveEncoding } from './encodings'
-import type { Extension } from './extensions'
+import { registerLegacyExtension, surfaceError } from './legacy'
+import type {
+  LegacyConfigureOptions,
+  LegacyExtension,
+  LegacyExtensionHandlers,
+  LegacyNetworkerOptions,
+  LegacyStatus,
+  LegacyStreamInfo,
+  NodeCallback
+} from './legacy'
 import type { Peer, PeerStream } from './peer'
 import { toDiscoveryKey, toHex } from './keys'
-import { ConfigureOptions, NetworkerOptions, ReactiveNetworker } from './reactive-networker'
+import { ReactiveNetworker } from './reactive-networker'
 
-/** Handlers of a legacy extension. */
-export interface LegacyExtensionHandlers<T> {
-  encoding?: Encoding<T>
-  onmessage?: (message: T, peer: Peer) => void
-  onerror?: (err: Error) => void
-}
-
-/** The codec a legacy extension shows as `encoding` (as the `codecs` package gave 1.x callers). */
-export type LegacyCodec<T> = Codec<T>
-
-/** What the legacy `registerExtension` returns. */
-export interface LegacyExtension<T> {
-  readonly name: string
-  /** The codec in use: `name` (`'binary'`, `'utf-8'`, `'json'`, `'custom'`), `encode`, `decode`. */
-  readonly encoding: LegacyCodec<T>
-  send(message: T, peer: Peer): boolean
-  broadcast(message: T): boolean
-  destroy(): void
-}
-
-/** A node-style callback, as the legacy `configure(key, opts, cb)` takes. */
-export type NodeCallback<T> = (err: Error | null, value?: T) => void
-
-/** Options of the legacy `new Networker(store, opts)`. */
-export interface LegacyNetworkerOptions extends Omit<NetworkerOptions, 'keyPair'> {
-  /** Noise key pair for every connection (ed25519: 32-byte public, 64-byte secret key). */
-  keyPair?: { publicKey: Buffer | Uint8Array; secretKey: Buffer | Uint8Array }
-  /**
-   * `configure(key, { remember: true })` stores the configuration in the Corestore and a later
-   * networker on the store restores it, as `ReactiveNetworker` does. Default false: as in 1.x,
-   * `remember` is only a label shown by `status()`, and nothing is restored.
-   */
-  persistRemembered?: boolean
-  /** 1.x took a hyperswarm 2 instance here; this stack cannot use one (throws `ERR_UNSUPPORTED`). */
-  swarm?: unknown
-}
-
-/** What the legacy `configure` takes: the reactive options, coerced as 1.x did, plus `rejoin`. */
-export interface LegacyConfigureOptions extends Omit<ConfigureOptions, 'remember'> {
-  /** `false`: a configuration with the same announce/lookup flags as the one in force does nothing. */
-  rejoin?: boolean
-  /** A label shown by `status()` (stored in the Corestore only with `persistRemembered`). */
-  remember?: unknown
-  /** Any other key is kept and shown by `status()`, as 1.x did. */
-  [option: string]: unknown
-}
-
-/** A configuration as the legacy `status()` shows it: the options the caller passed, with the flags applied. */
-export interface LegacyStatus {
-  readonly discoveryKey: Buffer
-  readonly announce: boolean
-  readonly lookup: boolean
-  readonly [option: string]: unknown
-}
-
-/** What `stream-opened` and `stream-closed` hand over besides the stream. */
-export interface LegacyStreamInfo {
-  /** True on the side that dialled. */
-  readonly client: boolean
-}
 
 /** Error codes that 1.x reported as `'replication-error'` (a connection or its replication failed). */
 const REPLICATION_CODES: ReadonlySet<string> = new Set([ErrorCodes.ERR_CONNECTION, ErrorCodes.ERR_REPLICATION])
-
-/** Kinds of error already surfaced as a process warning (once per kind, per process, as Node does). */
-const warned = new Set<string>()
 
 /**
  * The API of the old `@corestore/networker`, for legacy callers: promises, a live `peers` Set and
@@ -295,59 +239,11 @@ export class Networker extends EventEmitter {
     nameOrHandlers: string | (LegacyExtensionHandlers<T> & { name: string }),
     handlersOrFactory?: LegacyExtensionHandlers<T> | ((ext: LegacyExtension<T>) => LegacyExtensionHandlers<T>)
   ): LegacyExtension<T> {
-    let name: unknown = nameOrHandlers
-    let handlers: LegacyExtensionHandlers<T> | undefined
-    if (typeof nameOrHandlers === 'object' && nameOrHandlers !== null) {
-      name = nameOrHandlers.name
-      handlers = nameOrHandlers
-    } else if (typeof handlersOrFactory === 'object' && handlersOrFactory !== null) {
-      handlers = handlersOrFactory
-    } else if (handlersOrFactory !== undefined && typeof handlersOrFactory !== 'function') {
-      throw errors.invalidOption('handlers', 'an object or a function', handlersOrFactory)
-    }
-    if (typeof name !== 'string' || name.length === 0) throw errors.invalidName(name)
-
-    // The function form gets the extension object before its handlers (and encoding) exist.
-    let inner: Extension<T> | null = null
-    let codec: LegacyCodec<T> = resolveEncoding<T>(undefined)
-    const legacy: LegacyExtension<T> = {
-      name,
-      get encoding() {
-        return codec
-      },
-      send: (message, peer) => (inner as Extension<T>).send(message, peer),
-      broadcast: (message) => (inner as Extension<T>).broadcast(message),
-      destroy: () => inner?.destroy()
-    }
-    if (typeof handlersOrFactory === 'function') handlers = handlersOrFactory(legacy) ?? {}
-    const { encoding, onmessage, onerror } = handlers ?? {}
-    codec = resolveEncoding<T>(encoding)
-    const ext = this.reactive.registerExtension<T>(name, { encoding: encoding as Encoding<T> })
-    inner = ext
-
-    const callOnerror = (err: NetworkerError): void => {
-      if (typeof onerror !== 'function') return
-      try {
-        onerror(err)
-      } catch (thrown) {
-        this.surface(errors.handler(ext.name, err.remoteKey ?? '', thrown))
-      }
-    }
-    this.subscription.add(
-      ext.messages$.subscribe(({ message, peer }) => {
-        if (typeof onmessage !== 'function') return
-        try {
-          onmessage(message, peer)
-        } catch (thrown) {
-          const err = errors.handler(ext.name, b4a.toString(peer.remotePublicKey, 'hex'), thrown)
-          this.surface(err)
-          callOnerror(err)
-        }
-      })
+    const { extension, subscription } = registerLegacyExtension(this.reactive, nameOrHandlers, handlersOrFactory, (err) =>
+      this.surface(err)
     )
-    // Decode failures and oversize messages already reach errors$ (and so the 'error' event).
-    this.subscription.add(ext.errors$.subscribe(callOnerror))
-    return legacy
+    this.subscription.add(subscription)
+    return extension
   }
 
   /** Closes every connection and stops. Memoized. */
@@ -356,23 +252,9 @@ export class Networker extends EventEmitter {
     this.subscription.unsubscribe()
   }
 
-  /**
-   * An error for the caller: `'error'` if someone listens, else a process warning (once per
-   * kind). Never thrown, never silent.
-   */
+  /** An error for the caller: `'error'` if someone listens, else a process warning (once per kind). */
   private surface(err: NetworkerError): void {
-    if (this.listenerCount('error') > 0) {
-      try {
-        this.emit('error', err)
-        return
-      } catch (thrown) {
-        err = errors.callbackThrew("'error' listener", err.remoteKey ?? '', thrown)
-      }
-    }
-    const kind = `${err.code}: ${err.message.replace(/[0-9a-f]{12}…/g, '…')}`
-    if (warned.has(kind)) return
-    warned.add(kind)
-    process.emitWarning(err.message, { type: 'NetworkerWarning', code: err.code, detail: detailOf(err) })
+    surfaceError(this, err)
   }
 
   /** Emits an event; a listener that throws is a caller bug, surfaced and never left to crash the core. */
@@ -383,9 +265,4 @@ export class Networker extends EventEmitter {
       this.surface(errors.callbackThrew(`'${event}' listener`, '', thrown))
     }
   }
-}
-
-function detailOf(err: NetworkerError): string | undefined {
-  const cause: unknown = err.cause
-  return cause instanceof Error ? (cause.stack ?? cause.message) : cause === undefined ? undefined : String(cause)
 }

@@ -22,4 +22,4 @@ export type {
   LegacyStatus,
   LegacyStreamInfo,
   NodeCallback
-} from './facade'
+} from './legacy'

@@ -21,3 +21,15 @@ export function toDiscoveryKey(key: unknown): Buffer {
 export function toHex(key: Uint8Array): string {
   return b4a.toString(key, 'hex')
 }
+
+/** A discovery key normalised once at the API edge: its bytes and its hex form (the map key). */
+export interface TopicKey {
+  readonly key: Buffer
+  readonly hex: string
+}
+
+/** Checks a discovery key (as `toDiscoveryKey`) and returns it with its hex form. */
+export function toTopicKey(key: unknown): TopicKey {
+  const bytes = toDiscoveryKey(key)
+  return { key: bytes, hex: toHex(bytes) }
+}

@@ -2,7 +2,7 @@ import type { SchedulerLike } from 'rxjs'
 import { errors } from './errors'
 import { toDiscoveryKey } from './keys'
 import { MAX_MESSAGE_SIZE_LIMIT } from './extensions/limits'
-import type { DhtNodeLike, KeyPairLike } from './stack-types'
+import type { CorestoreLike, DhtNodeLike, KeyPairLike } from './stack-types'
 
 /** Where a networker is in its life: `listen()` resolved, `close()` called, `close()` done. */
 export type NetworkerState = 'idle' | 'listening' | 'closing' | 'closed'
@@ -89,8 +89,11 @@ export interface ConfigureRequest {
   readonly remember: boolean | undefined
 }
 
-/** Checks the constructor's options; throws `ERR_INVALID_OPTION` for the first bad one. */
-export function validateOptions(opts: NetworkerOptions): void {
+/** Checks the constructor's arguments; throws `ERR_INVALID_OPTION` for the first bad one. */
+export function validateOptions(store: CorestoreLike, opts: NetworkerOptions): void {
+  if (store === null || typeof store !== 'object' || typeof store.replicate !== 'function') {
+    throw errors.invalidOption('store', 'a Corestore', store)
+  }
   if (opts === null || typeof opts !== 'object') throw errors.invalidOption('opts', 'an object', opts)
   const positive = (name: 'timeout' | 'maxMessageSize' | 'dedupeGraceTime' | 'maxPeers' | 'replicationWait'): void => {
     const value = opts[name]

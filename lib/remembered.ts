@@ -1,8 +1,14 @@
 import type Corestore from 'corestore'
 import { ConfigStore, RememberedConfig } from './config-store'
 import { NetworkerError, errors } from './errors'
-import { toHex } from './keys'
+import { TopicKey, toHex } from './keys'
 import type { ConfigureRequest, TopicStatus } from './options'
+
+/** What `configure` does about `status()` and `remember` for one call (see `Remembered.settle`). */
+export interface RememberStep {
+  inForce(): void
+  remember(): Promise<void>
+}
 
 type OnDisk = Map<string, RememberedConfig & { discoveryKey: Buffer }>
 
@@ -24,7 +30,7 @@ export class Remembered {
     private readonly onerror: (err: NetworkerError) => void
   ) {}
 
-  status(hex: string): TopicStatus | null {
+  status({ hex }: TopicKey): TopicStatus | null {
     return this.statuses.get(hex) ?? null
   }
 
@@ -33,22 +39,25 @@ export class Remembered {
   }
 
   /**
-   * The step `configure` runs in the key's queue, right before the call is applied, alongside the
-   * discovery it starts: `status()` is set at once (the configuration in force, not one still
-   * waiting its turn); what is remembered is settled while the swarm works.
+   * The step `configure` runs in the key's queue when the call is applied: `inForce()` sets
+   * `status()` (the configuration in force, not one still waiting its turn) right before the
+   * state changes; `remember()` settles what is remembered while the swarm works.
    */
-  settle(key: Buffer, config: ConfigureRequest, fromCaller: boolean): () => Promise<void> {
-    const hex = toHex(key)
+  settle({ key, hex }: TopicKey, config: ConfigureRequest, fromCaller: boolean): RememberStep {
     if (fromCaller) this.callerKeys.add(hex)
-    return async () => {
-      const joining = config.announce || config.lookup
-      const known = this.statuses.get(hex)
-      const status = (remember: boolean): void => {
-        if (joining) this.statuses.set(hex, { discoveryKey: key, announce: config.announce, lookup: config.lookup, remember })
-        else this.statuses.delete(hex)
-      }
-      let remember = joining ? (config.remember ?? known?.remember ?? false) : false
+    const joining = config.announce || config.lookup
+    let known: TopicStatus | undefined
+    let remember = false
+    const status = (value: boolean): void => {
+      if (joining) this.statuses.set(hex, { discoveryKey: key, announce: config.announce, lookup: config.lookup, remember: value })
+      else this.statuses.delete(hex)
+    }
+    const inForce = (): void => {
+      known = this.statuses.get(hex)
+      remember = joining ? (config.remember ?? known?.remember ?? false) : false
       status(remember)
+    }
+    const settled = async (): Promise<void> => {
       let wasRemembered = known?.remember ?? false
       if (fromCaller && known === undefined && config.remember === undefined) {
         // A remembered key the background restore has not reached yet is remembered all the same.
@@ -60,24 +69,25 @@ export class Remembered {
         }
       }
       if (fromCaller && (remember || wasRemembered || config.remember === false)) {
-        await this.persist(key, { announce: config.announce, lookup: config.lookup, remember })
+        await this.persist({ key, hex }, { announce: config.announce, lookup: config.lookup, remember })
       }
       // A left key that was never remembered cannot be restored: nothing of it is kept. (A left
       // remembered key stays marked, so a restore already under way does not join it again.)
       if (fromCaller && !joining && !wasRemembered) this.callerKeys.delete(hex)
     }
+    return { inForce, remember: settled }
   }
 
   /**
    * Applies every remembered configuration the caller has not configured, in the background;
    * stops when `closing()` turns true.
    */
-  restore(apply: (key: Buffer, config: ConfigureRequest) => Promise<unknown>, closing: () => boolean): void {
+  restore(apply: (key: TopicKey, config: ConfigureRequest) => Promise<unknown>, closing: () => boolean): void {
     const run = async (): Promise<void> => {
-      for (const { discoveryKey, announce, lookup } of [...(await this.remembered()).values()]) {
+      for (const [hex, { discoveryKey, announce, lookup }] of [...(await this.remembered()).entries()]) {
         if (closing()) return
-        if (this.callerKeys.has(toHex(discoveryKey))) continue
-        await apply(discoveryKey, { announce, lookup, flush: false, remember: true })
+        if (this.callerKeys.has(hex)) continue
+        await apply({ key: discoveryKey, hex }, { announce, lookup, flush: false, remember: true })
       }
     }
     run().catch((err: unknown) => {
@@ -96,16 +106,16 @@ export class Remembered {
     this.statuses.clear()
   }
 
-  private async persist(key: Buffer, config: RememberedConfig & { remember: boolean }): Promise<void> {
+  private async persist({ key, hex }: TopicKey, config: RememberedConfig & { remember: boolean }): Promise<void> {
     try {
       this.configStore ??= new ConfigStore(this.store)
       const remembered = await this.remembered()
       if (config.remember && (config.announce || config.lookup)) {
         await this.configStore.put(key, config)
-        remembered.set(toHex(key), { discoveryKey: key, announce: config.announce, lookup: config.lookup })
+        remembered.set(hex, { discoveryKey: key, announce: config.announce, lookup: config.lookup })
       } else {
         await this.configStore.delete(key)
-        remembered.delete(toHex(key))
+        remembered.delete(hex)
       }
     } catch (err) {
       this.onerror(errors.configStore('write', err))

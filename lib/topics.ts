@@ -1,47 +1,16 @@
-import type { DiscoverySession, SwarmSource } from './swarm-source'
-import {
-  BehaviorSubject,
-  Observable,
-  Subject,
-  Subscription,
-  SchedulerLike,
-  asyncScheduler,
-  concat,
-  filter,
-  firstValueFrom,
-  map,
-  merge,
-  of,
-  switchMap
-} from 'rxjs'
-import { detectFlush } from '../operators/detectFlush'
-import { topicState } from '../operators/topicState'
-import type { DiscoverySignal, TopicInput, TopicState } from '../operators/types'
+import { Observable, SchedulerLike, Subject, Subscription, asyncScheduler, defer, startWith } from 'rxjs'
+import { isIdle } from '../operators/detectFlush'
+import { initialTopicState, reduceTopicState, sameState } from '../operators/topicState'
+import type { SwarmProgress, TopicInput, TopicState } from '../operators/types'
 import { NetworkerError, errors } from './errors'
-import { toHex } from './keys'
+import type { TopicKey } from './keys'
+import type { RememberStep } from './remembered'
+import type { DiscoverySession, SwarmSource } from './swarm-source'
+import { Join, RelookupRecord, Relookups } from './relookups'
 
-/** Backoff (ms) between lookups of a topic that has no peers yet; the last value repeats. */
-export const DEFAULT_RELOOKUP_BACKOFF: readonly number[] = [1000, 2000, 4000, 8000, 15000, 30000, 60000]
-
-/**
- * ms after a join's first discovery before looking again when it found nobody: long enough that
- * a peer joining right after us dials us first (no lookup competes with its join), short enough
- * that two peers joining at the same instant meet well within a quarter second.
- */
-const SIMULTANEOUS_RELOOKUP_MS = 50
-
-/** Lookups after a join that run even when the topic already has peers. */
-const EAGER_RELOOKUPS = 2
-
-/**
- * While peers that lookups found are not connected, the topic is looked up again (which makes
- * Hyperswarm dial them afresh, even the ones it gave up on) at most this many ms apart, for the
- * first `REPAIR_FAST_ROUNDS` rounds; then on the ordinary backoff.
- */
-const REPAIR_MAX_MS = 4000
-const REPAIR_FAST_ROUNDS = 15
-/** Each repair delay is scaled by a random factor in [1 - j, 1 + j]: hosts do not dial in lockstep. */
-const REPAIR_JITTER = 0.25
+/** Until the swarm's first snapshot arrives, nothing counts as flushed. */
+const UNKNOWN_PROGRESS: SwarmProgress = { connecting: 1, queued: 0, saturated: false }
+const FLUSHED: TopicInput = { type: 'flushed', flushed: true }
 
 /** A configuration as `configure` applies it (defaults filled in). */
 export interface TopicConfig {
@@ -50,29 +19,24 @@ export interface TopicConfig {
   readonly flush: boolean
 }
 
-interface TopicEntry {
-  readonly key: Buffer
-  readonly hex: string
+/** What Topics needs of the swarm: its commands and its dialling progress. */
+export type TopicsPort = Pick<SwarmSource, 'progress$' | 'join' | 'leave' | 'update' | 'connectedFor' | 'foundFor'>
+
+/** Everything kept for one key while it is configured: a plain record, no stream of its own. */
+interface TopicRecord extends TopicKey, RelookupRecord {
+  state: TopicState
   session: DiscoverySession | null
   /** The per-key queue: every configure of this key runs after the previous one settled. */
   tail: Promise<unknown>
-  readonly state: BehaviorSubject<TopicState>
-  readonly inputs: Subject<TopicInput>
-  readonly signals: Subject<DiscoverySignal>
-  readonly subscription: Subscription
-  relookup: Subscription | null
-  relookups: number
-  /** Peers Hyperswarm has found through this topic, after the last lookup. */
-  found: number
-  /** Whether the last lookup found peers the one before it had not. */
-  foundMore: boolean
-  /** Lookups in a row run because found peers were not connected. */
-  repairs: number
+  /** The `settle` step under way between "discovery flushed" and flushed. */
+  settling: Subscription | null
+  /** `configure` calls waiting for flushed (or left). */
+  waiters: Array<() => void> | null
 }
 
 export interface TopicsOptions {
-  /** The swarm's commands and progress: join, leave, lookups found, peers per topic. */
-  source: Pick<SwarmSource, 'progress$' | 'join' | 'leave' | 'update' | 'connectedFor' | 'foundFor'>
+  /** Opens the swarm (memoized by the caller); every configure goes through it. */
+  source: () => Promise<TopicsPort>
   onerror: (err: NetworkerError) => void
   /**
    * Runs between "discovery flushed" and the topic counting as flushed; completes when the topic
@@ -84,252 +48,244 @@ export interface TopicsOptions {
 }
 
 /**
- * Per-key join / refresh / leave on the swarm, serialized per key, with each topic's state as a
- * `BehaviorSubject` folded by the `topicState` and `detectFlush` operators.
+ * The one owner of topic state: per-key join / refresh / leave on the swarm, serialized per key.
+ * Each key is a plain record whose state is folded by the pure `topicState` reducer; flushes are
+ * detected for all waiting keys at once on the swarm's shared progress (`detectFlush`'s rule),
+ * and relookups of all keys share one timer queue. Left keys are forgotten.
  */
 export class Topics {
-  private readonly entries = new Map<string, TopicEntry>()
-  /** The joined topics; every emission of `topics$` is a copy of its own. */
+  private readonly records = new Map<string, TopicRecord>()
+  /** The joined topics: what `topics$` shows (each emission is a copy of its own). */
   private readonly joined = new Map<string, TopicState>()
-  private readonly all = new BehaviorSubject<ReadonlyMap<string, TopicState>>(new Map())
+  private readonly changes = new Subject<ReadonlyMap<string, TopicState>>()
+  /** `topic$` subscribers, per key, only while someone watches that key. */
+  private readonly watchers = new Map<string, Subject<TopicState>>()
+  /** Keys whose discovery finished, waiting for the swarm to stop dialling. */
+  private readonly awaitingIdle = new Set<TopicRecord>()
+  private readonly relookups: Relookups
+  private readonly subscription = new Subscription()
+  private progress = UNKNOWN_PROGRESS
+  private watchingProgress = false
   private closed = false
   private readonly closedPromise: Promise<never>
   private rejectClosed: (err: Error) => void = () => {}
 
-  /** Hot; the joined topics on subscribe, then after every change. Completes on close. */
-  readonly topics$: Observable<ReadonlyMap<string, TopicState>> = this.all.asObservable()
+  /** Hot; the joined topics on subscribe, then after every change; after close, the empty map and completion. */
+  readonly topics$: Observable<ReadonlyMap<string, TopicState>> = defer(() => this.changes.pipe(startWith(this.snapshot())))
 
   constructor(private readonly opts: TopicsOptions) {
+    this.relookups = new Relookups(opts.scheduler ?? asyncScheduler, opts.relookupBackoff)
     this.closedPromise = new Promise<never>((_resolve, reject) => {
       this.rejectClosed = reject
     })
     this.closedPromise.catch(() => {})
   }
 
-  /** The current state of a key (not joined if never configured). */
-  state(key: Buffer): TopicState {
-    const entry = this.entries.get(toHex(key))
-    return entry ? entry.state.getValue() : notJoined(key)
+  /** The current state of a key (not joined if it has no configuration). */
+  state({ key, hex }: TopicKey): TopicState {
+    return this.records.get(hex)?.state ?? initialTopicState(key)
   }
 
-  /** Applies a configuration after every earlier one for the same key. */
-  configure(key: Buffer, config: TopicConfig, before: (() => Promise<void>) | null = null): Promise<TopicState> {
+  /** The joined topics now, a Map of its own. */
+  snapshot(): Map<string, TopicState> {
+    return new Map(this.joined)
+  }
+
+  /** Hot: the key's state on subscribe, then every change; after close, its last state and completion. */
+  topic$(id: TopicKey): Observable<TopicState> {
+    return new Observable<TopicState>((subscriber) => {
+      if (this.closed) {
+        subscriber.next(this.state(id))
+        subscriber.complete()
+        return undefined
+      }
+      let watcher = this.watchers.get(id.hex)
+      if (watcher === undefined) {
+        watcher = new Subject<TopicState>()
+        this.watchers.set(id.hex, watcher)
+      }
+      const own = watcher
+      const inner = own.subscribe(subscriber)
+      subscriber.next(this.state(id))
+      return () => {
+        inner.unsubscribe()
+        if (!own.observed && this.watchers.get(id.hex) === own) this.watchers.delete(id.hex)
+      }
+    })
+  }
+
+  /**
+   * Applies a configuration after every earlier one for the same key. The remember step puts the
+   * configuration in force right before the state changes, and settles what is remembered
+   * alongside the join or leave (which the swarm is told first).
+   */
+  configure(id: TopicKey, config: TopicConfig, step: RememberStep | null = null): Promise<TopicState> {
     if (this.closed) return Promise.reject(errors.closed('configure'))
-    const leaving = !config.announce && !config.lookup
-    if (leaving && !this.entries.has(toHex(key))) {
+    const existing = this.records.get(id.hex)
+    if (!config.announce && !config.lookup && existing === undefined) {
       // Nothing to leave: no state is kept for a key that was never joined.
-      return (before !== null ? before() : Promise.resolve()).then(() => notJoined(key))
+      step?.inForce()
+      return (step?.remember() ?? Promise.resolve()).then(() => initialTopicState(id.key))
     }
-    const entry = this.entry(key)
-    const result = entry.tail.then(async () => {
-      // `before` starts first (its synchronous part runs now) and finishes alongside the apply.
-      const side = before !== null ? before() : null
-      const state = await this.apply(entry, config)
+    const record = existing ?? this.create(id)
+    const result = record.tail.then(async () => {
+      const source = await this.opts.source()
+      if (this.closed) throw errors.closed('configure')
+      this.watchProgress(source)
+      step?.inForce()
+      const applying = this.apply(record, config, source)
+      const side = step?.remember() ?? null
+      const state = await applying
       if (side !== null) await side
       return state
     })
     const tail = result.catch(() => {})
-    entry.tail = tail
+    record.tail = tail
     // A left key whose queue is empty is forgotten: per-key state lives only while it is needed.
     void tail.then(() => {
-      if (entry.tail === tail && !entry.state.getValue().joined) this.release(entry)
+      if (record.tail === tail && !record.state.joined) this.release(record)
     })
     return result
   }
 
-  /** Stops every timer, fails every waiting `configure` with `ERR_CLOSED`, completes the streams. */
+  /** Ends every topic as left, stops every timer, fails waiting `configure`s, completes the streams. */
   close(): void {
     if (this.closed) return
     this.closed = true
     this.rejectClosed(errors.closed('configure'))
-    for (const entry of [...this.entries.values()]) {
+    this.relookups.close()
+    this.subscription.unsubscribe()
+    for (const record of [...this.records.values()]) {
       // The last state of every topic is "left": nothing is joined once the networker is closed.
-      entry.state.next(notJoined(entry.key))
-      this.release(entry)
+      this.input(record, { type: 'configure', announce: false, lookup: false })
+      this.release(record)
     }
-    this.joined.clear()
-    this.all.next(new Map())
-    this.all.complete()
+    this.changes.complete()
+    for (const watcher of this.watchers.values()) watcher.complete()
+    this.watchers.clear()
   }
 
-  /** Stops a key's timers and streams and forgets it. */
-  private release(entry: TopicEntry): void {
-    if (this.entries.get(entry.hex) !== entry) return
-    this.entries.delete(entry.hex)
-    entry.relookup?.unsubscribe()
-    entry.subscription.unsubscribe()
-    entry.inputs.complete()
-    entry.signals.complete()
-    entry.state.complete()
-  }
-
-  private entry(key: Buffer): TopicEntry {
-    const hex = toHex(key)
-    const existing = this.entries.get(hex)
-    if (existing) return existing
-    const inputs = new Subject<TopicInput>()
-    const signals = new Subject<DiscoverySignal>()
-    const state = new BehaviorSubject<TopicState>(notJoined(key))
-    const settle = this.opts.settle
-    const flushes = signals.pipe(
-      detectFlush(this.opts.source.progress$),
-      // A later `false` (a refresh, a leave) cancels a settle still under way.
-      switchMap((flushed) => (flushed && settle ? concat(settle(key), of(true)) : of(flushed))),
-      map((flushed): TopicInput => ({ type: 'flushed', flushed }))
-    )
-    const entry: TopicEntry = {
+  private create({ key, hex }: TopicKey): TopicRecord {
+    const record: TopicRecord = {
       key,
       hex,
+      state: initialTopicState(key),
       session: null,
       tail: Promise.resolve(),
-      state,
-      inputs,
-      signals,
+      settling: null,
+      waiters: null,
       relookup: null,
       relookups: 0,
-      found: 0,
-      foundMore: false,
       repairs: 0,
-      subscription: merge(inputs, flushes)
-        .pipe(topicState(key))
-        .subscribe((next) => {
-          state.next(next)
-          this.publish(hex, next)
-        })
+      found: 0,
+      foundMore: false
     }
-    this.entries.set(hex, entry)
-    return entry
+    this.records.set(hex, record)
+    return record
   }
 
-  private publish(hex: string, state: TopicState): void {
-    if (state.joined) this.joined.set(hex, state)
-    else if (!this.joined.delete(hex)) return
-    this.all.next(new Map(this.joined))
+  /** Stops a key's timers and forgets it. */
+  private release(record: TopicRecord): void {
+    if (this.records.get(record.hex) !== record) return
+    this.records.delete(record.hex)
+    this.relookups.stop(record)
+    this.stopFlush(record)
   }
 
-  private async apply(entry: TopicEntry, { announce, lookup, flush }: TopicConfig): Promise<TopicState> {
+  /** Folds one input into the key's state; a change is published on `topics$` and `topic$`. */
+  private input(record: TopicRecord, input: TopicInput): void {
+    const next = reduceTopicState(record.state, input)
+    if (sameState(next, record.state)) return
+    record.state = next
+    if (next.joined) this.joined.set(record.hex, next)
+    else this.joined.delete(record.hex)
+    if (this.changes.observed) this.changes.next(this.snapshot())
+    this.watchers.get(record.hex)?.next(next)
+    if (record.waiters !== null && (next.flushed || !next.joined)) {
+      const waiters = record.waiters
+      record.waiters = null
+      for (const resolve of waiters) resolve()
+    }
+  }
+
+  private async apply(record: TopicRecord, { announce, lookup, flush }: TopicConfig, source: TopicsPort): Promise<TopicState> {
     if (this.closed) throw errors.closed('configure')
-    const { source } = this.opts
-    this.stopRelookup(entry)
+    this.relookups.stop(record)
+    this.stopFlush(record)
+    this.input(record, { type: 'configure', announce, lookup })
 
     if (!announce && !lookup) {
-      entry.inputs.next({ type: 'configure', announce: false, lookup: false })
-      entry.signals.next({ type: 'stop' })
-      if (entry.session !== null) {
-        entry.session = null
+      if (record.session !== null) {
+        record.session = null
         try {
-          await this.race(source.leave(entry.key))
+          await this.race(source.leave(record.key))
         } catch (err) {
           if (this.closed) throw err
-          this.opts.onerror(errors.discovery(entry.hex, err))
+          this.opts.onerror(errors.discovery(record.hex, err))
         }
       }
-      return entry.state.getValue()
+      return record.state
     }
 
-    entry.inputs.next({ type: 'configure', announce, lookup })
-    entry.signals.next({ type: 'start' })
-    const options = { server: announce, client: lookup }
-    if (entry.session === null) entry.session = source.join(entry.key, options)
-    else void entry.session.refresh(options).catch(() => {})
-    await this.race(entry.session.flushed())
+    const options: Join = { server: announce, client: lookup }
+    if (record.session === null) record.session = source.join(record.key, options)
+    else void record.session.refresh(options).catch(() => {})
+    await this.race(record.session.flushed())
     if (this.closed) throw errors.closed('configure')
-    this.opts.source.update()
-    entry.signals.next({ type: 'discovered' })
-    entry.found = this.opts.source.foundFor(entry.key)
-    entry.foundMore = false
-    if (lookup) this.scheduleRelookup(entry, options)
-    if (flush) {
-      await this.race(firstValueFrom(entry.state.pipe(filter((s) => s.flushed || !s.joined))))
+    source.update()
+    this.discovered(record)
+    if (lookup) this.relookups.start(record, options, source)
+    if (flush && record.state.joined && !record.state.flushed) {
+      await this.race(new Promise<void>((resolve) => (record.waiters ??= []).push(resolve)))
     }
-    return entry.state.getValue()
+    return record.state
   }
 
-  /**
-   * Two peers that join at the same instant can miss each other until Hyperswarm's next refresh
-   * (about 10 minutes), even when each of them found others. Look a lookup topic up again on a
-   * short backoff: twice after every join, then for as long as it has no peer, or the last
-   * lookup still found peers the one before had not (a DHT node returns at most 20 records per
-   * lookup, so a large swarm is found a part at a time).
-   *
-   * And repair: while fewer peers are connected than the last lookup found (a pair whose
-   * connection died, a peer Hyperswarm forgot after several short connections), look again on a
-   * jittered backoff capped at `REPAIR_MAX_MS`. A lookup makes Hyperswarm dial every found peer
-   * it is not connected to afresh. Banned peers (failed authentication, the firewall) do not
-   * count as found.
-   */
-  private scheduleRelookup(entry: TopicEntry, options: { server: boolean; client: boolean }): void {
-    const backoff = this.opts.relookupBackoff ?? DEFAULT_RELOOKUP_BACKOFF
-    if (backoff.length === 0) return
-    const { source } = this.opts
-    const scheduler = this.opts.scheduler ?? asyncScheduler
-    const eager = (): boolean => entry.relookups < EAGER_RELOOKUPS || entry.foundMore
-    const connected = source.connectedFor(entry.key)
-    const missing = connected > 0 && connected < entry.found
-    if (!missing) entry.repairs = 0
-    // With every found peer connected, only watch (at the first backoff) for that to change.
-    const watching = !eager() && connected > 0 && !missing
-    // A peer that joined at the same instant announced while our first lookup ran: once our own
-    // announce has completed, look again soon, so simultaneous joiners meet within one lookup.
-    // Only the first lookup after a join, only an announcing one, and only when it found nobody.
-    const meetSimultaneous = entry.relookups === 0 && options.server && entry.found === 0
-    const delay = meetSimultaneous
-      ? SIMULTANEOUS_RELOOKUP_MS
-      : watching
-        ? backoff[0]
-        : missing && !eager()
-          ? this.repairDelay(entry, backoff)
-          : backoff[Math.min(entry.relookups, backoff.length - 1)]
-    entry.relookup = scheduler.schedule(() => {
-      entry.relookup = null
-      if (this.closed || entry.session === null) return
-      // The first lookups after a join always run: peers that joined at the same instant as
-      // us missed each other even when both found someone else. The look-again-after-announcing
-      // is skipped once a peer came in the meantime (it dialled us: nobody was missed).
-      const now = source.connectedFor(entry.key)
-      const complete = now > 0 && now >= entry.found
-      if ((meetSimultaneous ? now > 0 : !eager() && complete)) {
-        this.scheduleRelookup(entry, options)
-        return
-      }
-      entry.relookups++
-      if (!eager() && now > 0) entry.repairs++
-      const session = entry.session
-      entry.tail = entry.tail
-        .then(async () => {
-          if (this.closed || entry.session !== session) return
-          await session.refresh(options)
-          source.update()
-          const found = source.foundFor(entry.key)
-          entry.foundMore = found > entry.found
-          entry.found = found
-          if (!this.closed && entry.session === session && entry.relookup === null) {
-            this.scheduleRelookup(entry, options)
-          }
-        })
-        .catch(() => {})
-    }, delay)
+  /** Follows the swarm's dialling progress (once; it replays its current snapshot at once). */
+  private watchProgress(source: TopicsPort): void {
+    if (this.watchingProgress || this.closed) return
+    this.watchingProgress = true
+    this.subscription.add(source.progress$.subscribe((progress) => this.onProgress(progress)))
   }
 
-  /** The next repair delay: the ordinary backoff, capped for the first rounds, with jitter. */
-  private repairDelay(entry: TopicEntry, backoff: readonly number[]): number {
-    const base = backoff[Math.min(entry.repairs, backoff.length - 1)]
-    const capped = entry.repairs < REPAIR_FAST_ROUNDS ? Math.min(base, REPAIR_MAX_MS) : base
-    return Math.round(capped * (1 - REPAIR_JITTER + 2 * REPAIR_JITTER * Math.random()))
+  /** `detectFlush`'s rule for one key, on the shared progress: flushed once the swarm is idle. */
+  private discovered(record: TopicRecord): void {
+    if (isIdle(this.progress)) this.settle(record)
+    else this.awaitingIdle.add(record)
   }
 
-  private stopRelookup(entry: TopicEntry): void {
-    entry.relookup?.unsubscribe()
-    entry.relookup = null
-    entry.relookups = 0
+  private onProgress(progress: SwarmProgress): void {
+    this.progress = progress
+    if (this.awaitingIdle.size === 0 || !isIdle(progress)) return
+    const ready = [...this.awaitingIdle]
+    this.awaitingIdle.clear()
+    for (const record of ready) this.settle(record)
+  }
+
+  private settle(record: TopicRecord): void {
+    const settle = this.opts.settle
+    if (settle === undefined) {
+      this.input(record, FLUSHED)
+      return
+    }
+    let done = false
+    const finish = (): void => {
+      done = true
+      record.settling = null
+      this.input(record, FLUSHED)
+    }
+    const subscription = settle(record.key).subscribe({ complete: finish, error: finish })
+    if (!done) record.settling = subscription
+  }
+
+  /** A refresh or a leave cancels a flush still waiting or settling. */
+  private stopFlush(record: TopicRecord): void {
+    this.awaitingIdle.delete(record)
+    record.settling?.unsubscribe()
+    record.settling = null
   }
 
   private race<T>(promise: Promise<T>): Promise<T> {
     return Promise.race([promise, this.closedPromise])
   }
-}
-
-/** The state of a key with no configuration in force. */
-export function notJoined(key: Buffer): TopicState {
-  return Object.freeze({ discoveryKey: key, announce: false, lookup: false, joined: false, flushed: false })
 }

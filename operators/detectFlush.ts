@@ -51,7 +51,7 @@ import type { DiscoverySignal, SwarmProgress } from './types'
 export function detectFlush(progress$: Observable<SwarmProgress>): OperatorFunction<DiscoverySignal, boolean> {
   // Waits for the first idle (or saturated) snapshot, then lets go of progress$.
   const idle$ = progress$.pipe(
-    filter(({ connecting, queued, saturated }) => saturated || (connecting === 0 && queued === 0)),
+    filter(isIdle),
     take(1),
     map(() => true)
   )
@@ -66,4 +66,12 @@ export function detectFlush(progress$: Observable<SwarmProgress>): OperatorFunct
         )
       )
     )
+}
+
+/**
+ * Rule 2's test: nothing dialling and nothing queued, or a saturated swarm (which dials no more).
+ * Exported for code that detects the flush of many topics on one shared `progress$`.
+ */
+export function isIdle({ connecting, queued, saturated }: SwarmProgress): boolean {
+  return saturated || (connecting === 0 && queued === 0)
 }

@@ -36,21 +36,29 @@ export function topicState(
   discoveryKey: Uint8Array,
   initial?: Partial<Pick<TopicState, 'announce' | 'lookup' | 'flushed'>>
 ): OperatorFunction<TopicInput, TopicState> {
+  const start = initialTopicState(discoveryKey, initial)
+  return (source) => source.pipe(scan(reduceTopicState, start), distinctUntilChanged(sameState))
+}
+
+/**
+ * The starting state of a topic (not joined unless `initial` says otherwise): `joined` follows
+ * from announce/lookup, and only a joined topic can be flushed. Frozen.
+ */
+export function initialTopicState(
+  discoveryKey: Uint8Array,
+  initial?: Partial<Pick<TopicState, 'announce' | 'lookup' | 'flushed'>>
+): TopicState {
   const announce = initial?.announce ?? false
   const lookup = initial?.lookup ?? false
   const joined = announce || lookup
-  // `joined` follows from announce/lookup, and only a joined topic can be flushed.
-  const start: TopicState = Object.freeze({
-    discoveryKey,
-    announce,
-    lookup,
-    joined,
-    flushed: joined && (initial?.flushed ?? false)
-  })
-  return (source) => source.pipe(scan(reduce, start), distinctUntilChanged(sameState))
+  return Object.freeze({ discoveryKey, announce, lookup, joined, flushed: joined && (initial?.flushed ?? false) })
 }
 
-function reduce(state: TopicState, input: TopicInput): TopicState {
+/**
+ * The pure step `topicState` folds with (rules 1 and 2): the next state of a topic after one
+ * input, a new frozen object. Exported for code that keeps many topics in plain records.
+ */
+export function reduceTopicState(state: TopicState, input: TopicInput): TopicState {
   if (input.type === 'configure') {
     const joined = input.announce || input.lookup
     return Object.freeze({ ...state, announce: input.announce, lookup: input.lookup, joined, flushed: false })

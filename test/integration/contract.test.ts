@@ -22,10 +22,11 @@ afterEach(async () => {
 /** Test-only: the number of keys the networker keeps state for (topic entries and caller marks). */
 function keysKept(networker: ReactiveNetworker): number {
   const inner = networker as unknown as {
-    topicsManager: { entries: Map<string, unknown> } | null
+    topicRegistry: { records: Map<string, unknown>; watchers: Map<string, unknown> }
     remembered: { callerKeys: Set<string> }
   }
-  return new Set([...(inner.topicsManager?.entries.keys() ?? []), ...inner.remembered.callerKeys]).size
+  const { records, watchers } = inner.topicRegistry
+  return new Set([...records.keys(), ...watchers.keys(), ...inner.remembered.callerKeys]).size
 }
 
 it('close() ends every topic as left: the last topics$ is empty, topic$ ends not joined, joined/flushed/status are cleared', async () => {

@@ -494,7 +494,7 @@ test('legacy bug: duplicate connections make no peer-add/peer-add/peer-remove: o
 
 /** The Hyperswarm behind a facade (test-only access, to dial a peer directly). */
 function swarmOf(networker: Networker): Hyperswarm & { joinPeer(publicKey: Buffer): void } {
-  const swarm = (networker.reactive as unknown as { source: { swarm: Hyperswarm } | null }).source?.swarm
-  if (swarm === undefined) throw new Error('the networker has not listened')
+  const swarm = networker.reactive.hyperswarm
+  if (swarm === null) throw new Error('the networker has not listened')
   return swarm as Hyperswarm & { joinPeer(publicKey: Buffer): void }
 }

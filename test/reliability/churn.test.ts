@@ -68,11 +68,13 @@ function resources(emitters: readonly NodeJS.EventEmitter[]): { handles: number;
 function subscriptionsLeft(networker: ReactiveNetworker): number {
   type Inner = Record<string, { observed?: boolean; closed?: boolean }>
   const inner = networker as unknown as Inner & { connections: Inner }
-  let left = inner.subscriptions.closed === true ? 0 : 1
+  let left = inner.finding.closed === true ? 0 : 1
   if (inner.connections.subscriptions.closed !== true) left++
+  const topics = inner.topicRegistry as unknown as Inner
+  if (topics.subscription.closed !== true) left++
   const subjects = [
     inner.errorsSubject,
-    inner.topicsSubject,
+    topics.changes,
     inner.stateSubject,
     inner.connections.peerEventsSubject,
     inner.connections.peersSubject,

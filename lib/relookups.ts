@@ -1,0 +1,185 @@
+import type { SchedulerLike } from 'rxjs'
+import type { DiscoverySession, SwarmSource } from './swarm-source'
+import { QueuedTimer, TimerQueue } from './timer-queue'
+
+/** Backoff (ms) between lookups of a topic that has no peers yet; the last value repeats. */
+export const DEFAULT_RELOOKUP_BACKOFF: readonly number[] = [1000, 2000, 4000, 8000, 15000, 30000, 60000]
+
+/**
+ * ms after a join's first discovery before looking again when it found nobody: long enough that
+ * a peer joining right after us dials us first (no lookup competes with its join), short enough
+ * that two peers joining at the same instant meet well within a quarter second.
+ */
+const SIMULTANEOUS_RELOOKUP_MS = 50
+
+/** Lookups after a join that run even when the topic already has peers. */
+const EAGER_RELOOKUPS = 2
+
+/**
+ * While peers that lookups found are not connected, the topic is looked up again (which makes
+ * Hyperswarm dial them afresh, even the ones it gave up on) at most this many ms apart, for the
+ * first `REPAIR_FAST_ROUNDS` rounds; then on the ordinary backoff.
+ */
+const REPAIR_MAX_MS = 4000
+const REPAIR_FAST_ROUNDS = 15
+/** Each repair delay is scaled by a random factor in [1 - j, 1 + j]: hosts do not dial in lockstep. */
+const REPAIR_JITTER = 0.25
+
+/**
+ * Relookups running at once, over all topics; more wait their turn (in due order). A relookup is
+ * a DHT query (an announce, for an announcing topic): a networker that joins 1,000 topics at
+ * once would otherwise run 1,000 of them at every step of the backoff, beside its own joins.
+ */
+const MAX_RUNNING = 16
+
+/** What relookups need of the swarm. */
+export type RelookupPort = Pick<SwarmSource, 'update' | 'connectedFor' | 'foundFor'>
+
+/** A join's Hyperswarm options. */
+export interface Join {
+  readonly server: boolean
+  readonly client: boolean
+}
+
+/** The fields of a topic's record that relookups read and keep. */
+export interface RelookupRecord {
+  readonly key: Buffer
+  session: DiscoverySession | null
+  /** The key's queue: a relookup runs in it, between configure calls. */
+  tail: Promise<unknown>
+  relookup: QueuedTimer | null
+  relookups: number
+  /** Peers Hyperswarm has found through this topic, after the last lookup. */
+  found: number
+  /** Whether the last lookup found peers the one before it had not. */
+  foundMore: boolean
+  /** Lookups in a row run because found peers were not connected. */
+  repairs: number
+}
+
+/**
+ * The relookup policy of every topic, on one timer queue (one scheduler action for all keys, so
+ * `TestScheduler` drives it in marble tests as it drives any other timer).
+ */
+export class Relookups {
+  private readonly timers: TimerQueue
+  /** Relookups due while `MAX_RUNNING` others run. */
+  private readonly waiting: Array<() => Promise<unknown>> = []
+  private running = 0
+  private stopped = false
+
+  constructor(
+    scheduler: SchedulerLike,
+    private readonly backoff: readonly number[] = DEFAULT_RELOOKUP_BACKOFF
+  ) {
+    this.timers = new TimerQueue(scheduler)
+  }
+
+  /** After a join's discovery: notes what it found and starts the key's backoff. */
+  start(record: RelookupRecord, options: Join, source: RelookupPort): void {
+    record.found = source.foundFor(record.key)
+    record.foundMore = false
+    this.schedule(record, options, source)
+  }
+
+  /** Stops every relookup for good (the networker is closing). */
+  close(): void {
+    this.stopped = true
+    this.timers.stop()
+    this.waiting.length = 0
+  }
+
+  /** Runs a relookup now if fewer than `MAX_RUNNING` run, else when one of them ends. */
+  private run(relookup: () => Promise<unknown>): void {
+    if (this.running >= MAX_RUNNING) {
+      this.waiting.push(relookup)
+      return
+    }
+    this.running++
+    void relookup().finally(() => {
+      this.running--
+      const next = this.waiting.shift()
+      if (next !== undefined && !this.stopped) this.run(next)
+    })
+  }
+
+  /**
+   * Two peers that join at the same instant can miss each other until Hyperswarm's next refresh
+   * (about 10 minutes), even when each of them found others. Look a lookup topic up again on a
+   * short backoff: twice after every join, then for as long as it has no peer, or the last
+   * lookup still found peers the one before had not (a DHT node returns at most 20 records per
+   * lookup, so a large swarm is found a part at a time).
+   *
+   * And repair: while fewer peers are connected than the last lookup found (a pair whose
+   * connection died, a peer Hyperswarm forgot after several short connections), look again on a
+   * jittered backoff capped at `REPAIR_MAX_MS`. A lookup makes Hyperswarm dial every found peer
+   * it is not connected to afresh. Banned peers (failed authentication, the firewall) do not
+   * count as found.
+   */
+  private schedule(record: RelookupRecord, options: Join, source: RelookupPort): void {
+    const backoff = this.backoff
+    if (backoff.length === 0 || this.stopped) return
+    const eager = (): boolean => record.relookups < EAGER_RELOOKUPS || record.foundMore
+    const connected = source.connectedFor(record.key)
+    const missing = connected > 0 && connected < record.found
+    if (!missing) record.repairs = 0
+    // With every found peer connected, only watch (at the first backoff) for that to change.
+    const watching = !eager() && connected > 0 && !missing
+    // A peer that joined at the same instant announced while our first lookup ran: look again
+    // shortly after our own announce completed, so simultaneous joiners meet within one lookup.
+    // Only the first lookup after a join, only an announcing one, and only when it found nobody.
+    const meetSimultaneous = record.relookups === 0 && options.server && record.found === 0
+    const delay = meetSimultaneous
+      ? SIMULTANEOUS_RELOOKUP_MS
+      : watching
+        ? backoff[0]
+        : missing && !eager()
+          ? repairDelay(record.repairs, backoff)
+          : backoff[Math.min(record.relookups, backoff.length - 1)]
+    record.relookup = this.timers.schedule(delay, () => {
+      record.relookup = null
+      if (this.stopped || record.session === null) return
+      // The first lookups after a join always run: peers that joined at the same instant as
+      // us missed each other even when both found someone else. The look-again-after-announcing
+      // is skipped once a peer came in the meantime (it dialled us: nobody was missed).
+      const now = source.connectedFor(record.key)
+      if (meetSimultaneous ? now > 0 : !eager() && now > 0 && now >= record.found) {
+        this.schedule(record, options, source)
+        return
+      }
+      record.relookups++
+      if (!eager() && now > 0) record.repairs++
+      const session = record.session
+      this.run(() => {
+        record.tail = record.tail
+          .then(async () => {
+            if (this.stopped || record.session !== session) return
+            await session.refresh(options)
+            source.update()
+            const found = source.foundFor(record.key)
+            record.foundMore = found > record.found
+            record.found = found
+            if (!this.stopped && record.session === session && record.relookup === null) {
+              this.schedule(record, options, source)
+            }
+          })
+          .catch(() => {})
+        return record.tail
+      })
+    })
+  }
+
+  /** Cancels a key's relookups (a refresh, a leave): the next `start` begins the backoff afresh. */
+  stop(record: RelookupRecord): void {
+    record.relookup?.cancel()
+    record.relookup = null
+    record.relookups = 0
+  }
+}
+
+/** The next repair delay: the ordinary backoff, capped for the first rounds, with jitter. */
+function repairDelay(repairs: number, backoff: readonly number[]): number {
+  const base = backoff[Math.min(repairs, backoff.length - 1)]
+  const capped = repairs < REPAIR_FAST_ROUNDS ? Math.min(base, REPAIR_MAX_MS) : base
+  return Math.round(capped * (1 - REPAIR_JITTER + 2 * REPAIR_JITTER * Math.random()))
+}
