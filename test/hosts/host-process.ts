@@ -1,28 +1,74 @@
 /**
- * One test host: run inside a network namespace by partition.hosts.test.ts. Talks JSON lines:
- * events on stdout, commands on stdin.
+ * One test host: run inside a network namespace by the host suites (partition.hosts.test.ts) and
+ * the hosts soak (soak.ts). Talks JSON lines: events on stdout, commands on stdin; closing stdin
+ * closes the networker and the store, then exits.
  *
- *   host-process.ts bootstrap <address>
- *   host-process.ts writer <address> <bootstrapHost:port> <storageDir>
- *   host-process.ts reader <address> <bootstrapHost:port> <storageDir> <coreKeyHex>
+ *   host-process.ts bootstrap <address> [--nodes N]
+ *   host-process.ts writer <address> <bootstrapHost:port> <storageDir> [flags]
+ *   host-process.ts reader <address> <bootstrapHost:port> <storageDir> <coreKeyHex> [flags]
+ *
+ * `bootstrap` runs a private HyperDHT of N nodes (default 2): the bootstrap node and N − 1
+ * persistent ones. Flags of writer and reader:
+ *   --block-size B      blocks are `blockContent(i, B)` (default: the short `block i`)
+ *   --join-on-command   prepare (store, core, key pair), say `prepared`, join on {"cmd":"join"}
+ *   --report-timeouts   say `timeouts` every second (each peer's idle time-out and keep-alive)
+ * Env `HOST_TIMEOUT`: the networker's `timeout` (default 2000).
+ *
+ * Events (every one with `at`, Date.now() of this machine, so hosts' times compare):
+ *   bootstrap {host, port} · prepared {publicKey, key} · ready {publicKey, key} (configure resolved)
+ *   peers {keys} · peer-add|peer-remove|peer-swap {remote}
+ *   conn-open {id, remote, initiator} · conn-close {id, remote, initiator, lived, read, written,
+ *     error, errorAt, role, timeout} · conn-error {remote, message}
+ *   blocks {verified, stored, duplicates, bad, hotswaps, length} (readers; `at` is the last change;
+ *     `hotswaps`: block requests Hypercore sent to a second or third peer while one was in flight)
+ *   duplicate {index, from, first, after} (a block downloaded again: from whom, first from whom, ms later)
+ *   appending {from, count} · appended {length} · verified {ok, count, length}
+ *   stats {whole, since} · snapshot {conns} · neterror {code, message} · error {message}
+ * A connection's `id` is its Noise handshake hash (the same at both ends); `remote`, `keys` and
+ * `from` name hosts by `shortKey` (16 hex characters of the public key); `role` at close: `current` (it was its peer's connection), `replaced` (the
+ * peer had another connection: dedup dropped or replaced this one) or `unadmitted` (no peer).
+ *
+ * Commands: append {from, count, size?} · verify {count} · join · stats · snapshot
  */
 import b4a from 'b4a'
 import Corestore from 'corestore'
 import HyperDHT from 'hyperdht'
 import readline from 'readline'
+import type NoiseSecretStream from '@hyperswarm/secret-stream'
+import { monitorEventLoopDelay } from 'perf_hooks'
 import { createLocalNetwork } from '../../lib/testnet'
 import { ReactiveNetworker } from '../../lib/reactive-networker'
-import type { Peer } from '../../lib/peer'
+import type { Peer, PeerStream } from '../../lib/peer'
 import { noiseOf } from '../helpers'
+import { shortKey } from './keys'
+import { LOOP_RESOLUTION_MS, loopDelayOf } from './soak-report'
 
-const [role, address, bootstrapArg, dir, keyHex] = process.argv.slice(2)
+/** At most one `blocks` event per this many ms (each carries the time of its last change). */
+const BLOCKS_REPORT_MS = 200
+
+const [role, address, ...rest] = process.argv.slice(2)
+const positional = rest.filter((arg, i) => !arg.startsWith('--') && !(rest[i - 1] ?? '').match(/^--(nodes|block-size)$/))
+const flag = (name: string): boolean => rest.includes(name)
+const value = (name: string): number | undefined => {
+  const i = rest.indexOf(name)
+  return i >= 0 ? Number(rest[i + 1]) : undefined
+}
+const [bootstrapArg, dir, keyHex] = positional
+
 const say = (event: Record<string, unknown>): void => {
-  process.stdout.write(JSON.stringify(event) + '\n')
+  process.stdout.write(JSON.stringify({ ...event, at: event.at ?? Date.now() }) + '\n')
+}
+
+/** Block `i`: `block i` repeated to `size` bytes (without a size, just `block i`). */
+function blockContent(i: number, size?: number): Buffer {
+  const text = `block ${i}`
+  if (size === undefined) return Buffer.from(text)
+  return Buffer.alloc(size, `${text};`)
 }
 
 async function main(): Promise<void> {
   if (role === 'bootstrap') {
-    const net = await createLocalNetwork({ size: 2, host: address })
+    const net = await createLocalNetwork({ size: value('--nodes') ?? 2, host: address })
     say({ event: 'bootstrap', host: address, port: net.bootstrap[0].port })
     readline.createInterface({ input: process.stdin }).on('close', () => {
       void net.destroy().then(() => process.exit(0))
@@ -30,6 +76,12 @@ async function main(): Promise<void> {
     return
   }
 
+  const whole = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS })
+  const since = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS })
+  whole.enable()
+  since.enable()
+
+  const blockSize = value('--block-size')
   const [host, port] = bootstrapArg.split(':')
   const store = new Corestore(dir)
   const networker = new ReactiveNetworker(store, {
@@ -39,41 +91,89 @@ async function main(): Promise<void> {
     timeout: Number(process.env.HOST_TIMEOUT ?? 2000),
     relookupBackoff: [500, 1000, 2000]
   })
+  const hex = (key: Uint8Array): string => b4a.toString(key, 'hex')
+
+  // Every raw connection (before admission and dedup), and which one each peer rides on.
+  const opened = new Map<PeerStream, { id: string; at: number; error: string | null; errorAt: number | null }>()
+  const currentOf = new Map<string, PeerStream>()
+  let nextId = 0
+  networker.connections$.subscribe(({ type, connection }) => {
+    const stream = connection as unknown as NoiseSecretStream
+    const remote = shortKey(connection.remotePublicKey)
+    if (type === 'open') {
+      const id = stream.handshakeHash ? hex(stream.handshakeHash).slice(0, 24) : `local-${process.pid}-${nextId++}`
+      const entry = { id, at: Date.now(), error: null as string | null, errorAt: null as number | null }
+      opened.set(connection, entry)
+      stream.on('error', (err: Error) => {
+        entry.error = err.message
+        entry.errorAt = Date.now()
+        say({ event: 'conn-error', remote, message: err.message })
+      })
+      say({ event: 'conn-open', id, remote, initiator: connection.isInitiator })
+      return
+    }
+    const entry = opened.get(connection)
+    opened.delete(connection)
+    const current = currentOf.get(remote)
+    say({
+      event: 'conn-close',
+      id: entry?.id,
+      remote,
+      initiator: connection.isInitiator,
+      lived: entry === undefined ? null : Date.now() - entry.at,
+      read: stream.rawBytesRead,
+      written: stream.rawBytesWritten,
+      error: entry?.error ?? null,
+      errorAt: entry?.errorAt ?? null,
+      role: current === connection ? 'current' : current !== undefined ? 'replaced' : 'unadmitted',
+      timeout: stream.timeout
+    })
+  })
+
   let current: readonly Peer[] = []
   networker.peers$.subscribe((peers) => {
     current = peers
-    say({ event: 'peers', keys: peers.map((p) => b4a.toString(p.remotePublicKey, 'hex')) })
+    say({ event: 'peers', keys: peers.map((p) => shortKey(p.remotePublicKey)) })
   })
-  // Diagnostics: the time-out and keep-alive armed on each peer's current connection.
-  setInterval(() => {
-    say({ event: 'timeouts', peers: current.map((p) => [b4a.toString(p.remotePublicKey, 'hex').slice(0, 8), noiseOf(p).timeout, noiseOf(p).keepAlive]) })
-  }, 1000).unref()
+  if (flag('--report-timeouts')) {
+    // Diagnostics: the time-out and keep-alive armed on each peer's current connection.
+    setInterval(() => {
+      say({ event: 'timeouts', peers: current.map((p) => [shortKey(p.remotePublicKey), noiseOf(p).timeout, noiseOf(p).keepAlive]) })
+    }, 1000).unref()
+  }
   networker.errors$.subscribe((err) => say({ event: 'neterror', code: err.code, message: err.message }))
   networker.peerEvents$.subscribe(({ type, peer }) => {
-    const remote = b4a.toString(peer.remotePublicKey, 'hex').slice(0, 8)
-    say({ event: 'peer-' + type, remote, at: Date.now() % 100000 })
-    if (type === 'remove') return
-    // Diagnostics: how each admitted connection ends.
-    const stream = noiseOf(peer)
-    const opened = Date.now()
-    stream.once('close', () => {
-      say({ event: 'conn-close', remote, initiator: stream.isInitiator, lived: Date.now() - opened, timeout: stream.timeout, at: Date.now() % 100000 })
-    })
-    stream.on('error', (err: Error) => say({ event: 'conn-error', remote, message: err.message, at: Date.now() % 100000 }))
+    const remote = shortKey(peer.remotePublicKey)
+    if (type === 'remove') currentOf.delete(remote)
+    else currentOf.set(remote, peer.stream)
+    say({ event: 'peer-' + type, remote })
   })
 
   const core = role === 'writer' ? store.get({ name: 'hosts' }) : store.get({ key: Buffer.from(keyHex, 'hex') })
   await core.ready()
-  if (role === 'reader') core.download({ start: 0, end: -1 })
-  await networker.configure(core.discoveryKey as Buffer, { announce: true, lookup: true })
-  say({ event: 'ready', publicKey: networker.publicKey?.toString('hex'), key: (core.key as Buffer).toString('hex') })
+  if (role === 'reader') {
+    await trackBlocks(core, blockSize)
+    core.download({ start: 0, end: -1 })
+  }
+  const publicKey = hex((await networker.loadKeyPair()).publicKey)
+  const key = hex(core.key as Buffer)
+
+  const join = async (): Promise<void> => {
+    say({ event: 'joining' })
+    await networker.configure(core.discoveryKey as Buffer, { announce: true, lookup: true })
+    say({ event: 'ready', publicKey, key })
+  }
 
   const commands = readline.createInterface({ input: process.stdin })
   commands.on('line', (line) => {
-    const command = JSON.parse(line) as { cmd: string; from?: number; count?: number }
+    const command = JSON.parse(line) as { cmd: string; from?: number; count?: number; size?: number }
     void (async () => {
-      if (command.cmd === 'append') {
-        const blocks = Array.from({ length: command.count ?? 0 }, (_, i) => Buffer.from(`block ${(command.from ?? 0) + i}`))
+      if (command.cmd === 'join') {
+        await join()
+      } else if (command.cmd === 'append') {
+        const from = command.from ?? 0
+        const blocks = Array.from({ length: command.count ?? 0 }, (_, i) => blockContent(from + i, command.size))
+        say({ event: 'appending', from, count: blocks.length })
         await core.append(blocks)
         say({ event: 'appended', length: core.length })
       } else if (command.cmd === 'verify') {
@@ -81,9 +181,26 @@ async function main(): Promise<void> {
         let ok = 0
         for (let i = 0; i < count; i++) {
           const block = await core.get(i, { timeout: 15_000 })
-          if (block !== null && block.toString() === `block ${i}`) ok++
+          if (block !== null && b4a.equals(block, blockContent(i, blockSize))) ok++
         }
         say({ event: 'verified', ok, count, length: core.length })
+      } else if (command.cmd === 'stats') {
+        say({ event: 'stats', whole: loopDelayOf(whole), since: loopDelayOf(since) })
+        since.reset()
+      } else if (command.cmd === 'snapshot') {
+        const now = Date.now()
+        const conns = [...opened].map(([conn, entry]) => {
+          const stream = conn as unknown as NoiseSecretStream
+          return {
+            id: entry.id,
+            remote: shortKey(conn.remotePublicKey),
+            age: now - entry.at,
+            read: stream.rawBytesRead,
+            written: stream.rawBytesWritten,
+            current: currentOf.get(shortKey(conn.remotePublicKey)) === conn
+          }
+        })
+        say({ event: 'snapshot', conns })
       }
     })().catch((err: unknown) => say({ event: 'error', message: String(err) }))
   })
@@ -94,6 +211,67 @@ async function main(): Promise<void> {
       process.exit(0)
     })()
   })
+
+  if (flag('--join-on-command')) say({ event: 'prepared', publicKey, key })
+  else await join()
+}
+
+/**
+ * A reader checks every block it holds or downloads against `blockContent`, and counts each
+ * index once: a second download of an index is a duplicate, a mismatch is bad. Blocks already
+ * in storage (a restarted host) are checked first and counted as `stored`.
+ */
+async function trackBlocks(core: Corestore.Hypercore, size: number | undefined): Promise<void> {
+  const seen = new Set<number>()
+  const counts = { verified: 0, stored: 0, duplicates: 0, bad: 0 }
+  let changed = Date.now()
+  let timer: NodeJS.Timeout | null = null
+  // Hypercore asks a second (third) peer for a block already in flight when another peer is
+  // idle ("hotswap"); both answers are verified and each fires 'download'.
+  const replicator = (core as unknown as { replicator?: { stats?: { hotswaps?: number } } }).replicator
+  const hotswaps = (): number | null => replicator?.stats?.hotswaps ?? null
+  const sayBlocks = (): void => say({ event: 'blocks', ...counts, hotswaps: hotswaps(), length: core.length, at: changed })
+  const report = (): void => {
+    timer ??= setTimeout(() => {
+      timer = null
+      sayBlocks()
+    }, BLOCKS_REPORT_MS)
+  }
+  const check = (block: Buffer | null, index: number): boolean => block !== null && b4a.equals(block, blockContent(index, size))
+  for (let i = 0; i < core.length; i++) {
+    if (!(await core.has(i))) continue
+    seen.add(i)
+    if (check(await core.get(i, { wait: false }), i)) counts.stored++
+    else counts.bad++
+  }
+  // Who sent each block first, to show where a duplicate came from (the first 50 are reported).
+  const firstFrom = new Map<number, { from: string; at: number }>()
+  core.on('download', (index: number, _bytes: number, from: { remotePublicKey?: Uint8Array } | null) => {
+    const sender = from?.remotePublicKey ? shortKey(from.remotePublicKey) : 'unknown'
+    if (seen.has(index)) {
+      counts.duplicates++
+      changed = Date.now()
+      const first = firstFrom.get(index)
+      if (counts.duplicates <= 50) say({ event: 'duplicate', index, from: sender, first: first?.from ?? 'storage', after: first ? Date.now() - first.at : null })
+      report()
+      return
+    }
+    seen.add(index)
+    firstFrom.set(index, { from: sender, at: Date.now() })
+    void core.get(index, { timeout: 10_000 }).then(
+      (block) => {
+        if (check(block, index)) counts.verified++
+        else counts.bad++
+        changed = Date.now()
+        report()
+      },
+      () => {
+        counts.bad++
+        report()
+      }
+    )
+  })
+  sayBlocks()
 }
 
 main().catch((err: unknown) => {

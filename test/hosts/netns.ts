@@ -6,51 +6,83 @@ import { execFileSync } from 'child_process'
  * the machine's own namespace, so no traffic can leave the test's namespaces.
  */
 export interface Topology {
-  readonly hosts: ReadonlyArray<{ readonly ns: string; readonly address: string; readonly port: string }>
+  readonly hosts: ReadonlyArray<{ readonly ns: string; readonly address: string; readonly port: string; readonly mac: string }>
   /** Runs a command inside a host (argv after `ip netns exec NS`). */
   exec(host: number): string[]
-  /** Takes a host's link down (`up = false`) or up at the switch. */
-  link(host: number, up: boolean): void
+  /** Takes hosts' links down (`up = false`) or up at the switch, all in one `ip` call. */
+  link(host: number | readonly number[], up: boolean): void
+  /** Deletes every namespace (processes still inside keep theirs until they exit). Idempotent. */
   destroy(): void
 }
 
-function ip(...args: string[]): void {
-  execFileSync('ip', args, { stdio: 'pipe' })
+/** Options of {@link createTopology}. */
+export interface TopologyOptions {
+  /**
+   * Adds a permanent neighbour (ARP) entry for every other host in every host, so no host
+   * resolves an address at run time. The kernel keeps one neighbour table for all namespaces
+   * (`gc_thresh3`, 1,024 entries by default, settable only from the machine's own namespace);
+   * a mesh of 50 hosts needs about 2,550 entries and overflows it, after which new connections
+   * carry nothing. Permanent entries are not counted against that limit and survive a cut link
+   * (carrier down). Default false: ordinary ARP.
+   */
+  readonly staticNeighbours?: boolean
+  /** Namespace name prefix. Default `nw<pid>`. */
+  readonly prefix?: string
 }
 
-export function createTopology(count: number): Topology {
-  const prefix = `nw${process.pid % 100000}`
+/** First host address: 10.77.0.1 (addresses run to 10.77.0.254). */
+const SUBNET = '10.77.0.'
+const MAX_HOSTS = 254
+
+/** One `ip` call; with `lines`, every line a command of `ip -batch -` (stops at the first failure). */
+function ip(args: readonly string[], lines?: readonly string[]): string {
+  return execFileSync('ip', lines === undefined ? [...args] : [...args, '-batch', '-'], {
+    stdio: 'pipe',
+    input: lines === undefined ? undefined : lines.join('\n') + '\n',
+    encoding: 'utf8'
+  })
+}
+
+export function createTopology(count: number, opts: TopologyOptions = {}): Topology {
+  if (!Number.isInteger(count) || count < 1 || count > MAX_HOSTS) throw new RangeError(`1 to ${MAX_HOSTS} hosts, not ${count}`)
+  const prefix = opts.prefix ?? `nw${process.pid % 100000}`
   const sw = `${prefix}sw`
   const hosts = Array.from({ length: count }, (_, i) => ({
     ns: `${prefix}h${i}`,
-    address: `10.77.0.${i + 1}`,
-    port: `s${i}`
+    address: `${SUBNET}${i + 1}`,
+    port: `s${i}`,
+    // Locally administered and fixed, so the neighbour entries need no lookup.
+    mac: `02:77:00:00:00:${(i + 1).toString(16).padStart(2, '0')}`
   }))
-  const created: string[] = []
+  let created: string[] = []
   const destroy = (): void => {
-    for (const ns of created.splice(0).reverse()) {
-      try {
-        ip('netns', 'del', ns)
-      } catch {
-        // already gone
-      }
+    const names = created.reverse()
+    created = []
+    if (names.length === 0) return
+    try {
+      // -force: carry on past a namespace that is already gone.
+      ip(['-force'], names.map((ns) => `netns del ${ns}`))
+    } catch {
+      // some were already gone; the others are deleted
     }
   }
   try {
-    ip('netns', 'add', sw)
-    created.push(sw)
-    ip('-n', sw, 'link', 'set', 'lo', 'up')
-    ip('-n', sw, 'link', 'add', 'br0', 'type', 'bridge')
-    ip('-n', sw, 'link', 'set', 'br0', 'up')
+    // Namespaces, then veth pairs created straight into them: one `ip` process each, not one per host.
+    ip([], [sw, ...hosts.map((h) => h.ns)].map((ns) => `netns add ${ns}`))
+    created = [sw, ...hosts.map((h) => h.ns)]
+    ip([], hosts.map((h) => `link add name eth0 address ${h.mac} netns ${h.ns} type veth peer name ${h.port} netns ${sw}`))
+    ip(['-n', sw], [
+      'link set lo up',
+      'link add br0 type bridge',
+      'link set br0 up',
+      ...hosts.flatMap((h) => [`link set ${h.port} master br0`, `link set ${h.port} up`])
+    ])
     for (const host of hosts) {
-      ip('netns', 'add', host.ns)
-      created.push(host.ns)
-      ip('link', 'add', 'name', 'eth0', 'netns', host.ns, 'type', 'veth', 'peer', 'name', host.port, 'netns', sw)
-      ip('-n', sw, 'link', 'set', host.port, 'master', 'br0')
-      ip('-n', sw, 'link', 'set', host.port, 'up')
-      ip('-n', host.ns, 'link', 'set', 'lo', 'up')
-      ip('-n', host.ns, 'addr', 'add', `${host.address}/24`, 'dev', 'eth0')
-      ip('-n', host.ns, 'link', 'set', 'eth0', 'up')
+      const neighbours =
+        opts.staticNeighbours === true
+          ? hosts.filter((h) => h !== host).map((h) => `neigh replace ${h.address} lladdr ${h.mac} dev eth0 nud permanent`)
+          : []
+      ip(['-n', host.ns], ['link set lo up', `addr add ${host.address}/24 dev eth0`, 'link set eth0 up', ...neighbours])
     }
   } catch (err) {
     destroy()
@@ -59,7 +91,10 @@ export function createTopology(count: number): Topology {
   return {
     hosts,
     exec: (i) => ['ip', 'netns', 'exec', hosts[i].ns],
-    link: (i, up) => ip('-n', sw, 'link', 'set', hosts[i].port, up ? 'up' : 'down'),
+    link: (which, up) => {
+      const indices: readonly number[] = typeof which === 'number' ? [which] : which
+      ip(['-n', sw], indices.map((i) => `link set ${hosts[i].port} ${up ? 'up' : 'down'}`))
+    },
     destroy
   }
 }

@@ -1,8 +1,8 @@
-import { ChildProcessWithoutNullStreams, spawn } from 'child_process'
 import fs from 'fs'
 import os from 'os'
 import path from 'path'
-import readline from 'readline'
+import { Host, HostLauncher, until } from './host'
+import { shortKey } from './keys'
 import { createTopology, Topology } from './netns'
 
 /**
@@ -10,89 +10,9 @@ import { createTopology, Topology } from './netns'
  * them) and a bootstrap node on a sixth. One host's link is cut and restored.
  */
 
-interface HostEvent {
-  event: string
-  [field: string]: unknown
-}
-
-class Host {
-  readonly events: HostEvent[] = []
-  peers: string[] = []
-  private waiters: Array<() => void> = []
-
-  constructor(readonly name: string, readonly child: ChildProcessWithoutNullStreams) {
-    readline.createInterface({ input: child.stdout }).on('line', (line) => {
-      let event: HostEvent
-      try {
-        event = JSON.parse(line) as HostEvent
-      } catch {
-        return
-      }
-      if (event.event === 'peers') this.peers = event.keys as string[]
-      this.events.push(event)
-      for (const wake of this.waiters.splice(0)) wake()
-    })
-    child.stderr.on('data', (chunk: Buffer) => process.stderr.write(`[${name}] ${chunk.toString()}`))
-  }
-
-  send(command: Record<string, unknown>): void {
-    this.child.stdin.write(JSON.stringify(command) + '\n')
-  }
-
-  /** Waits for the first event from `since` on that passes `match`. */
-  async next(match: (e: HostEvent) => boolean, ms = 30_000, since = 0): Promise<HostEvent> {
-    const deadline = Date.now() + ms
-    for (;;) {
-      const found = this.events.slice(since).find(match)
-      if (found) return found
-      if (Date.now() > deadline) throw new Error(`${this.name}: timed out; events: ${JSON.stringify(this.events.filter((e) => e.event !== 'peers').slice(-25))}`)
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, 200)
-        this.waiters.push(() => {
-          clearTimeout(timer)
-          resolve()
-        })
-      })
-    }
-  }
-
-  stop(): Promise<void> {
-    return new Promise((resolve) => {
-      if (this.child.exitCode !== null || this.child.signalCode !== null) return resolve()
-      const kill = setTimeout(() => this.child.kill('SIGKILL'), 5000)
-      this.child.once('exit', () => {
-        clearTimeout(kill)
-        resolve()
-      })
-      this.child.stdin.end()
-    })
-  }
-}
-
-async function until(condition: () => boolean, ms: number, what: string): Promise<number> {
-  const start = Date.now()
-  while (!condition()) {
-    if (Date.now() - start > ms) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 50))
-  }
-  return Date.now() - start
-}
-
-const SCRIPT = path.join(__dirname, 'host-process.ts')
 let topology: Topology
-const hosts: Host[] = []
+let launcher: HostLauncher
 const dirs: string[] = []
-
-function start(index: number, name: string, args: string[]): Host {
-  const [cmd, ...prefix] = topology.exec(index)
-  const child = spawn(cmd, [...prefix, process.execPath, '-r', 'ts-node/register/transpile-only', SCRIPT, ...args], {
-    cwd: path.join(__dirname, '../..'),
-    stdio: ['pipe', 'pipe', 'pipe']
-  })
-  const host = new Host(name, child)
-  hosts.push(host)
-  return host
-}
 
 function tmpdir(): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'networker-hosts-'))
@@ -100,12 +20,17 @@ function tmpdir(): string {
   return dir
 }
 
+function start(index: number, name: string, args: string[]): Host {
+  return launcher.start(index, name, args)
+}
+
 beforeAll(() => {
   topology = createTopology(6)
+  launcher = new HostLauncher(topology, tmpdir())
 })
 
 afterAll(async () => {
-  await Promise.all(hosts.map((h) => h.stop()))
+  await launcher?.stopAll()
   topology?.destroy()
   for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true })
 })
@@ -115,17 +40,17 @@ test('five hosts replicate a core; a cut host is dropped within the timeout, the
   const b = await boot.next((e) => e.event === 'bootstrap')
   const bootstrap = `${String(b.host)}:${String(b.port)}`
 
-  const writer = start(1, 'writer', ['writer', topology.hosts[1].address, bootstrap, tmpdir()])
+  const writer = start(1, 'writer', ['writer', topology.hosts[1].address, bootstrap, tmpdir(), '--report-timeouts'])
   const ready = await writer.next((e) => e.event === 'ready')
   const coreKey = String(ready.key)
   writer.send({ cmd: 'append', from: 0, count: 100 })
   await writer.next((e) => e.event === 'appended' && e.length === 100)
 
   const readers = [2, 3, 4, 5].map((i) =>
-    start(i, `reader${i - 1}`, ['reader', topology.hosts[i].address, bootstrap, tmpdir(), coreKey])
+    start(i, `reader${i - 1}`, ['reader', topology.hosts[i].address, bootstrap, tmpdir(), coreKey, '--report-timeouts'])
   )
   const nodes = [writer, ...readers]
-  const keys = await Promise.all(nodes.map(async (n) => String((await n.next((e) => e.event === 'ready')).publicKey)))
+  const keys = await Promise.all(nodes.map(async (n) => shortKey(String((await n.next((e) => e.event === 'ready')).publicKey))))
   const meshTime = await until(() => nodes.every((n) => n.peers.length === 4), 60_000, 'a full mesh of 5')
 
   for (const reader of readers) reader.send({ cmd: 'verify', count: 100 })
@@ -144,14 +69,13 @@ test('five hosts replicate a core; a cut host is dropped within the timeout, the
   const cut = readers[3]
   const cutKey = keys[4]
   const others = nodes.slice(0, 4)
-  const cutAt = Date.now() % 100000
+  const cutAt = Date.now()
   topology.link(5, false)
   const dropTime = await until(() => others.every((n) => !n.peers.includes(cutKey)), 20_000, 'the cut host to be dropped')
   if (dropTime > 3500) {
-    const short = cutKey.slice(0, 8)
     console.log('cut at', cutAt)
     for (const n of others) {
-      const about = n.events.filter((e) => e.remote === short || (e.event === 'timeouts'))
+      const about = n.events.filter((e) => e.remote === cutKey || e.event === 'timeouts')
       console.log(n.name, JSON.stringify(about.slice(-16)))
     }
   }

@@ -1,0 +1,113 @@
+import { ConnClose, ConnOpen, ConnectionInput, analyseConnections } from './soak-report'
+
+/**
+ * The hosts soak's definition of a healthy drop (soak-report.ts), on made-up connection events:
+ * no namespaces needed, but it belongs to the host test bed (`npm run test:hosts`).
+ */
+
+const open = (host: number, remote: number, id: string, at: number): ConnOpen => ({ host, remote, id, at })
+const close = (host: number, remote: number, id: string, at: number, extra: Partial<ConnClose> = {}): ConnClose => ({
+  host,
+  remote,
+  id,
+  at,
+  read: 100,
+  written: 100,
+  error: null,
+  errorAt: null,
+  role: 'current',
+  lived: null,
+  ...extra
+})
+const timedOut = (at: number): Partial<ConnClose> => ({ error: 'Stream timed out', errorAt: at })
+
+function analyse(input: Partial<ConnectionInput>) {
+  return analyseConnections({
+    opens: [],
+    closes: [],
+    openAtEnd: [],
+    disturbances: [],
+    phases: [
+      { name: 'mesh', from: 0 },
+      { name: 'replicate', from: 1000 },
+      { name: 'cut', from: 5000 }
+    ],
+    endAt: 100_000,
+    silentAfter: 2000,
+    ...input
+  })
+}
+
+test('a connection timed out between two undisturbed hosts is one healthy drop, seen at both ends', () => {
+  const result = analyse({
+    opens: [open(1, 2, 'c1', 100), open(2, 1, 'c1', 101)],
+    closes: [close(1, 2, 'c1', 2200, timedOut(2200)), close(2, 1, 'c1', 2210)]
+  })
+  expect(result.healthyDrops).toMatchObject({ connections: 1, pairs: 1, ends: 2, byPhase: { replicate: 1 }, byReason: { 'Stream timed out': 1 } })
+  expect(result.healthyDrops.examples[0]).toMatchObject({ pair: [1, 2], closedBy: 1 })
+})
+
+test('closes by dedup are not drops: Hyperswarm\'s "Duplicate connection", or the networker replacing the connection', () => {
+  const result = analyse({
+    opens: [open(1, 2, 'a', 100), open(2, 1, 'a', 100), open(1, 3, 'b', 100), open(3, 1, 'b', 100)],
+    closes: [
+      close(1, 2, 'a', 150, { error: 'Duplicate connection', errorAt: 150 }),
+      close(2, 1, 'a', 160),
+      close(3, 1, 'b', 170, { role: 'replaced' }),
+      close(1, 3, 'b', 180)
+    ]
+  })
+  expect(result.duplicateCloses).toBe(2)
+  expect(result.healthyDrops.connections).toBe(0)
+})
+
+test('the end that closed first decides: a time-out at one end before the other replaced the connection is a drop', () => {
+  const result = analyse({
+    opens: [open(1, 2, 'c', 100), open(2, 1, 'c', 100)],
+    closes: [close(1, 2, 'c', 3000, timedOut(2900)), close(2, 1, 'c', 2950, { role: 'replaced' })]
+  })
+  expect(result.healthyDrops.connections).toBe(1)
+  expect(result.healthyDrops.examples[0].closedBy).toBe(1)
+})
+
+test('a connection alive while either end was cut or killed is not a healthy drop; one opened after the restore is', () => {
+  const result = analyse({
+    opens: [open(1, 2, 'before', 100), open(3, 4, 'other', 100), open(1, 2, 'after', 12_000)],
+    closes: [
+      close(1, 2, 'before', 11_000, timedOut(11_000)), // host 2 cut 5000–10000
+      close(4, 3, 'other', 7000, timedOut(7000)), // host 3 killed 6000–9000
+      close(1, 2, 'after', 15_000, timedOut(15_000))
+    ],
+    disturbances: [
+      { host: 2, from: 5000, to: 10_000 },
+      { host: 3, from: 6000, to: 9000 }
+    ]
+  })
+  expect(result.disturbedCloses).toBe(2)
+  expect(result.healthyDrops).toMatchObject({ connections: 1, pairs: 1, ends: 1, byPhase: { cut: 1 } })
+})
+
+test('drops are counted per connection and per pair; closes after the end of the run are not counted', () => {
+  const result = analyse({
+    opens: [open(1, 2, 'x', 100), open(1, 2, 'y', 3000), open(1, 3, 'z', 100)],
+    closes: [close(1, 2, 'x', 2200, timedOut(2200)), close(2, 1, 'y', 5200, timedOut(5200)), close(1, 3, 'z', 100_500, timedOut(100_500))]
+  })
+  expect(result.healthyDrops).toMatchObject({ connections: 2, pairs: 1, ends: 2 })
+  expect(result.closed).toBe(2)
+})
+
+test('connections that never carried data: closed or still open (old enough) with nothing received at either end', () => {
+  const result = analyse({
+    opens: [open(1, 2, 'mute', 100), open(1, 3, 'open-mute', 100), open(1, 4, 'young', 99_000), open(1, 5, 'fine', 100)],
+    closes: [close(1, 2, 'mute', 2200, { ...timedOut(2200), read: 0 }), close(2, 1, 'mute', 2300, { read: 0 })],
+    openAtEnd: [
+      { host: 1, remote: 3, id: 'open-mute', age: 90_000, read: 0, current: true },
+      { host: 3, remote: 1, id: 'open-mute', age: 90_000, read: 0, current: false },
+      { host: 1, remote: 4, id: 'young', age: 1000, read: 0, current: true },
+      { host: 1, remote: 5, id: 'fine', age: 90_000, read: 10, current: true },
+      { host: 5, remote: 1, id: 'fine', age: 90_000, read: 0, current: true }
+    ]
+  })
+  expect(result.neverCarriedData).toEqual({ connections: 2, openAsPeers: 1 })
+  expect(result.connections).toBe(4)
+})

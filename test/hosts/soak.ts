@@ -1,0 +1,752 @@
+/**
+ * The hosts soak (tracker issue 13): `npm run soak:hosts -- --hosts N [options]` (root: it builds
+ * network namespaces). N namespace hosts on one bridge, each its own process with its own
+ * Corestore and ReactiveNetworker, plus a private HyperDHT (a bootstrap and two persistent nodes)
+ * in a namespace of its own; one writer and N − 1 readers mesh on one topic. Phases:
+ *
+ * 1. mesh: every host joins at the same instant; time until every host has N − 1 peers;
+ * 2. replicate: the writer appends B blocks; every reader verifies each block exactly once;
+ * 3. cut: 20% of the readers lose their link at the switch for 5 s (the writer appends E more
+ *    meanwhile), then it comes back; time until the mesh is full again and they caught up;
+ * 4. kill: 20% of the readers (others than the cut ones) are SIGKILLed (the writer appends E
+ *    more), then restarted on the same storage; time until the mesh is full again and the
+ *    restarted readers hold every block.
+ *
+ * It prints a table, writes `bench/results/soak-hosts-N.json` and exits non-zero (with the
+ * reasons) unless the mesh was full after each phase within `--cap`, every block was verified
+ * exactly once by every reader, and (with `--max-healthy-drops K`) at most K healthy connections
+ * were dropped. A global `--deadline` stops the whole run; namespaces, processes and temp dirs
+ * are removed on every exit, Ctrl-C included. See docs/scaling.md.
+ */
+import fs from 'fs'
+import os from 'os'
+import path from 'path'
+import { monitorEventLoopDelay } from 'perf_hooks'
+import { machine } from '../../bench/report'
+import { Host, HostEvent, HostLauncher } from './host'
+import { shortKey } from './keys'
+import { createTopology, Topology } from './netns'
+import {
+  ConnClose,
+  ConnOpen,
+  ConnOpenAtEnd,
+  ConnectionAnalysis,
+  Disturbance,
+  LOOP_RESOLUTION_MS,
+  LoopDelay,
+  PhaseMark,
+  analyseConnections,
+  loopDelayOf,
+  loopDelaySummary,
+  seconds,
+  table,
+  thousands
+} from './soak-report'
+
+const ROOT = path.join(__dirname, '../..')
+const USAGE = `usage: npm run soak:hosts -- --hosts N [options]    (or --smoke: 5 hosts, small, writes nothing)
+  --hosts N               hosts besides the DHT: one writer and N − 1 readers (2 to 200)
+  --blocks B              blocks the writer appends in phase 2 (default 200)
+  --block-size BYTES      size of each block (default 1024)
+  --extra-blocks E        blocks appended during the cut and again during the kill (default B / 4)
+  --timeout MS            every networker's timeout (default 2000)
+  --fraction F            share of the hosts cut, and killed (default 0.2; at least one reader)
+  --cut-ms MS             how long the cut lasts (default 5000)
+  --cap S                 each wait for a full mesh (and for detection) gives up after S s (default 60)
+  --verify-cap S          each wait for every reader to hold every block gives up after S s (default 180)
+  --deadline S            the whole run stops after S s (default 900; smoke 90)
+  --max-healthy-drops K   fail if more than K healthy connections were dropped
+  --out FILE              write the JSON there (default bench/results/soak-hosts-N.json)
+  --no-write              write no JSON
+  --logs DIR              write every host's events (JSON lines) and stderr into DIR`
+
+interface Options {
+  readonly hosts: number
+  readonly blocks: number
+  readonly blockSize: number
+  readonly extraBlocks: number
+  readonly timeout: number
+  readonly fraction: number
+  readonly cutMs: number
+  readonly capMs: number
+  readonly verifyCapMs: number
+  readonly deadlineMs: number
+  readonly maxHealthyDrops: number | null
+  readonly smoke: boolean
+  readonly out: string | null
+  readonly logs: string | null
+}
+
+class UsageError extends Error {}
+
+function parseArgs(argv: readonly string[]): Options {
+  const values = new Map<string, string>()
+  const flags = new Set<string>()
+  const withValue = ['--hosts', '--blocks', '--block-size', '--extra-blocks', '--timeout', '--fraction', '--cut-ms', '--cap', '--verify-cap', '--deadline', '--max-healthy-drops', '--out', '--logs']
+  for (let i = 0; i < argv.length; i++) {
+    const [name, inline] = argv[i].split(/=(.*)/s, 2)
+    if (withValue.includes(name)) {
+      const value = inline ?? argv[++i]
+      if (value === undefined) throw new UsageError(`${name} needs a value`)
+      values.set(name, value)
+    } else if (['--smoke', '--no-write', '--help', '-h'].includes(name)) flags.add(name)
+    else throw new UsageError(`unknown option "${argv[i]}"`)
+  }
+  if (flags.has('--help') || flags.has('-h')) {
+    console.log(USAGE)
+    process.exit(0)
+  }
+  const smoke = flags.has('--smoke')
+  const number = (name: string, fallback: number, ok: (n: number) => boolean): number => {
+    const raw = values.get(name)
+    if (raw === undefined) return fallback
+    const n = Number(raw)
+    if (!Number.isFinite(n) || !ok(n)) throw new UsageError(`${name}: "${raw}" is out of range`)
+    return n
+  }
+  const int = (n: number): boolean => Number.isInteger(n) && n >= 0
+  if (!smoke && !values.has('--hosts')) throw new UsageError('--hosts N is required (or --smoke)')
+  const hosts = number('--hosts', 5, (n) => int(n) && n >= 2 && n <= 200)
+  const blocks = number('--blocks', smoke ? 50 : 200, (n) => int(n) && n >= 1)
+  const write = !smoke && !flags.has('--no-write')
+  return {
+    hosts,
+    blocks,
+    blockSize: number('--block-size', 1024, (n) => int(n) && n >= 16 && n <= 1 << 20),
+    extraBlocks: number('--extra-blocks', Math.max(1, Math.floor(blocks / 4)), int),
+    timeout: number('--timeout', 2000, (n) => int(n) && n >= 100),
+    fraction: number('--fraction', 0.2, (n) => n > 0 && n < 1),
+    cutMs: number('--cut-ms', 5000, int),
+    capMs: number('--cap', 60, (n) => n > 0) * 1000,
+    verifyCapMs: number('--verify-cap', 180, (n) => n > 0) * 1000,
+    deadlineMs: number('--deadline', smoke ? 90 : 900, (n) => n > 0) * 1000,
+    maxHealthyDrops: values.has('--max-healthy-drops') ? number('--max-healthy-drops', 0, int) : null,
+    smoke,
+    out: write ? path.resolve(values.get('--out') ?? path.join(ROOT, 'bench', 'results', `soak-hosts-${hosts}.json`)) : null,
+    logs: values.has('--logs') ? path.resolve(values.get('--logs') as string) : null
+  }
+}
+
+/** The global deadline passed: the run stops where it is and reports what it has. */
+class DeadlineError extends Error {}
+
+/** Everything the run creates, released by `release()` on every way out. */
+const resources: { launcher: HostLauncher | null; topology: Topology | null; workDir: string | null } = {
+  launcher: null,
+  topology: null,
+  workDir: null
+}
+
+/** Synchronous, idempotent: SIGKILL every host, delete the namespaces and the temp dir. */
+function releaseNow(): void {
+  resources.launcher?.killAllNow()
+  resources.topology?.destroy()
+  resources.topology = null
+  if (resources.workDir !== null) fs.rmSync(resources.workDir, { recursive: true, force: true })
+  resources.workDir = null
+}
+
+/** The clean way: hosts close their networkers and stores (SIGKILL after a grace), then as above. */
+async function release(): Promise<void> {
+  await resources.launcher?.stopAll()
+  releaseNow()
+}
+
+const log = (line: string): void => {
+  const t = new Date().toISOString().slice(11, 19)
+  process.stdout.write(`[${t}] ${line}\n`)
+}
+
+/** One of the N hosts, across its restarts. */
+class SoakHost {
+  readonly generations: Host[] = []
+  key = ''
+  /** Its process is meant to be running (false while killed). */
+  up = true
+  stderr = ''
+
+  constructor(
+    readonly index: number,
+    readonly name: string,
+    readonly role: 'writer' | 'reader',
+    readonly args: readonly string[]
+  ) {}
+
+  get proc(): Host {
+    return this.generations[this.generations.length - 1]
+  }
+
+  get peers(): readonly string[] {
+    return this.up && !this.proc.exited ? this.proc.peers : []
+  }
+
+  /** Time of its latest `peers` event. */
+  get peersChangedAt(): number {
+    return this.proc.latest.get('peers')?.at ?? 0
+  }
+
+  /** Blocks it holds, each verified (readers): from its latest `blocks` event. */
+  get held(): number {
+    const e = this.proc.latest.get('blocks')
+    return e === undefined ? 0 : Number(e.verified) + Number(e.stored)
+  }
+
+  /** When its current process first held `count` verified blocks. */
+  heldAt(count: number): number | null {
+    return this.proc.find((ev) => ev.event === 'blocks' && Number(ev.verified) + Number(ev.stored) >= count)?.at ?? null
+  }
+
+  /** Every event of every generation. */
+  allEvents(): HostEvent[] {
+    return this.generations.flatMap((g) => g.events)
+  }
+}
+
+/** One reader's blocks over the run (its restarts summed): held at the end, downloaded again, bad. */
+interface ReaderBlocks {
+  have: number
+  duplicates: number
+  hotswaps: number
+  unexplained: number
+  bad: number
+}
+
+interface PhaseResult {
+  /** ms from the phase's start (join, restore, restart) until the mesh was full; null: never within the cap. */
+  meshMs: number | null
+  /** ms until every reader held every block so far; null: not within the cap. */
+  blocksMs: number | null
+  /** Fewest peers of any host when the wait ended. */
+  fewestPeers: number
+  /** Pairs not connected at both ends when the wait ended (the first 50). */
+  missingPairs: string[]
+  /** Per cut/killed host: ms until every other host dropped it (null: not all did). */
+  detectionMs?: Record<string, number | null>
+  /** The hosts cut or killed. */
+  hosts?: string[]
+  /** Event-loop delay during the phase, over all hosts (ms). */
+  loopDelay?: { p99Max: number; max: number }
+}
+
+interface SoakResult {
+  readonly kind: 'soak-hosts'
+  readonly hosts: number
+  readonly smoke: boolean
+  readonly startedAt: string
+  readonly durationMs: number
+  readonly machine: ReturnType<typeof machine>
+  readonly loadAverageAtEnd: readonly number[]
+  readonly options: Omit<Options, 'out' | 'logs' | 'smoke'>
+  readonly setupMs: { namespaces: number; processes: number }
+  /** Host indices (as in `connections`) to names. */
+  readonly hostNames: Record<number, string>
+  readonly phases: Record<string, PhaseResult>
+  readonly blocks: {
+    readonly total: number
+    readonly perReader: Record<string, ReaderBlocks>
+    /** Downloads of a block the reader already had; `hotswaps`: Hypercore's re-requests to another peer. */
+    readonly duplicates: number
+    readonly hotswaps: number
+    /** Duplicates beyond the hotswaps (per process): not explained by Hypercore's own re-requests. */
+    readonly unexplained: number
+    readonly bad: number
+    readonly lost: number
+  }
+  readonly connections: ConnectionAnalysis | null
+  readonly fewestPeersAtEnd: { peers: number; of: number; host: string } | null
+  readonly loopDelay: { summary: ReturnType<typeof loopDelaySummary>; hosts: Record<string, LoopDelay>; runner: LoopDelay }
+  readonly networkerErrors: Record<string, number>
+  readonly hostErrors: string[]
+  readonly failures: string[]
+  readonly passed: boolean
+  /** The line for the docs/scaling.md table. */
+  readonly row: string
+}
+
+/** The runner's own event-loop delay: when it lags, its clock for cuts and waits lags too. */
+const runnerLoop = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS })
+
+async function soak(opts: Options, startedAt: number, atStart: ReturnType<typeof machine>): Promise<SoakResult> {
+  runnerLoop.enable()
+  const deadlineAt = startedAt + opts.deadlineMs
+  const failures: string[] = []
+  const phases: Record<string, PhaseResult> = {}
+  const marks: PhaseMark[] = []
+  const disturbances: Disturbance[] = []
+  const hosts: SoakHost[] = []
+  const n = opts.hosts
+  let total = 0
+  let current = 'setup'
+  const setupMs = { namespaces: 0, processes: 0 }
+
+  /** Polls `condition` every 100 ms: true when it held, false after `capMs`; throws at the global deadline. */
+  const waitFor = async (condition: () => boolean, capMs: number): Promise<boolean> => {
+    const giveUp = Date.now() + capMs
+    for (;;) {
+      if (condition()) return true
+      if (Date.now() >= deadlineAt) throw new DeadlineError(`the global deadline (${opts.deadlineMs / 1000} s) passed during ${current}`)
+      if (Date.now() >= giveUp) return false
+      await new Promise((r) => setTimeout(r, 100))
+    }
+  }
+  const sleep = async (ms: number): Promise<void> => {
+    const until = Date.now() + ms
+    await waitFor(() => Date.now() >= until, ms + 1000)
+  }
+  const event = async (host: SoakHost, match: (e: HostEvent) => boolean, capMs: number, what: string, since = 0): Promise<HostEvent> => {
+    let found: HostEvent | undefined
+    const ok = await waitFor(() => (found = host.proc.find(match, since)) !== undefined || host.proc.exited, capMs)
+    if (!ok || found === undefined) throw new Error(`${host.name}: no ${what} within ${capMs / 1000} s${host.proc.exited ? ' (it exited)' : ''}; stderr: ${host.stderr.slice(-500)}`)
+    return found
+  }
+
+  const keys = (): Set<string> => new Set(hosts.map((h) => h.key))
+  const fullMesh = (): boolean => {
+    const all = keys()
+    return hosts.every((h) => {
+      const peers = h.peers
+      return h.up && peers.length === n - 1 && new Set(peers).size === n - 1 && peers.every((k) => k !== h.key && all.has(k))
+    })
+  }
+  const fewest = (): { peers: number; host: string } =>
+    hosts.reduce((low, h) => (h.peers.length < low.peers ? { peers: h.peers.length, host: h.name } : low), { peers: Infinity, host: '' })
+  const readers = (): SoakHost[] => hosts.filter((h) => h.role === 'reader')
+  const allHold = (count: number): boolean => readers().every((h) => h.up && h.held >= count)
+  const missingPairs = (): string[] => {
+    const out: string[] = []
+    for (const [i, a] of hosts.entries()) {
+      for (const b of hosts.slice(i + 1)) {
+        if (!a.peers.includes(b.key) || !b.peers.includes(a.key)) out.push(`${a.name}–${b.name}`)
+      }
+    }
+    return out.slice(0, 50)
+  }
+  const describeMesh = (): string => {
+    const low = fewest()
+    const short = hosts.filter((h) => h.peers.length < n - 1).length
+    return `${short} of ${n} hosts short of ${n - 1} peers, fewest ${low.peers} (${low.host})`
+  }
+
+  /** Event-loop delay since the last call, per host (the `since` histogram of each host). */
+  const loopDelays = async (): Promise<{ p99Max: number; max: number }> => {
+    const live = hosts.filter((h) => h.up && !h.proc.exited)
+    const marksAt = live.map((h) => h.proc.events.length)
+    live.forEach((h) => h.proc.send({ cmd: 'stats' }))
+    const stats = await Promise.all(
+      live.map((h, i) => event(h, (e) => e.event === 'stats', 10_000, 'stats', marksAt[i]).catch(() => null))
+    )
+    const since = stats.flatMap((s) => (s === null ? [] : [s.since as LoopDelay]))
+    return { p99Max: Math.max(0, ...since.map((d) => d.p99)), max: Math.max(0, ...since.map((d) => d.max)) }
+  }
+
+  /** For each disturbed host: ms from `from` until every other live host had dropped it. */
+  const detection = (disturbed: readonly SoakHost[], from: number): Record<string, number | null> => {
+    const out: Record<string, number | null> = {}
+    for (const target of disturbed) {
+      const observers = hosts.filter((h) => !disturbed.includes(h) && h.up)
+      let latest = 0
+      let all = true
+      for (const o of observers) {
+        if (o.peers.includes(target.key)) {
+          all = false
+          continue
+        }
+        const removed = o.proc.find((e) => e.event === 'peer-remove' && e.remote === target.key && (e.at ?? 0) >= from)
+        latest = Math.max(latest, removed?.at ?? from)
+      }
+      out[target.name] = all ? latest - from : null
+    }
+    return out
+  }
+
+  const onMeshAgain = async (name: string, from: number, blocks: number, extra: Partial<PhaseResult>): Promise<void> => {
+    const meshed = await waitFor(fullMesh, opts.capMs)
+    const meshMs = meshed ? Math.max(...hosts.map((h) => h.peersChangedAt)) - from : null
+    const held = await waitFor(() => allHold(blocks), opts.verifyCapMs)
+    const blocksMs = held ? Math.max(...readers().map((h) => h.heldAt(blocks) ?? from)) - from : null
+    if (!meshed) failures.push(`${name}: the mesh was not full again within ${opts.capMs / 1000} s (${describeMesh()})`)
+    if (!held) failures.push(`${name}: not every reader held all ${blocks} blocks within ${opts.verifyCapMs / 1000} s (${readers().filter((h) => h.held < blocks).map((h) => `${h.name} ${h.held}`).join(', ')})`)
+    phases[name] = { meshMs, blocksMs, fewestPeers: fewest().peers, missingPairs: missingPairs(), ...extra, loopDelay: await loopDelays() }
+    log(`${name}: mesh ${meshed ? `full again after ${seconds(meshMs)}` : `NOT full again (${describeMesh()})`}; blocks ${held ? `all held after ${seconds(blocksMs)}` : 'missing'}`)
+  }
+
+  const openAtEnd: ConnOpenAtEnd[] = []
+  const hostLoopDelay: Record<string, LoopDelay> = {}
+  try {
+    // Setup: namespaces (host 0 is the DHT's), the bundled host script, the DHT, then the hosts.
+    const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'networker-soak-'))
+    resources.workDir = workDir
+    let t = Date.now()
+    const topology = createTopology(n + 1, { staticNeighbours: true })
+    resources.topology = topology
+    setupMs.namespaces = Date.now() - t
+    log(`${n + 1} namespaces with static neighbour entries in ${seconds(setupMs.namespaces)}`)
+    t = Date.now()
+    const launcher = new HostLauncher(topology, workDir, { HOST_TIMEOUT: String(opts.timeout) })
+    resources.launcher = launcher
+
+    const stderrOf = (host: { stderr: string }) => (text: string) => {
+      host.stderr = (host.stderr + text).slice(-64 * 1024)
+    }
+    const dht = { stderr: '' }
+    const dhtProc = launcher.start(0, 'dht', ['bootstrap', topology.hosts[0].address, '--nodes', '3'], { onStderr: stderrOf(dht) })
+    const boot = await dhtProc.next((e) => e.event === 'bootstrap', opts.capMs)
+    const bootstrap = `${String(boot.host)}:${String(boot.port)}`
+
+    const spawn = (host: SoakHost, extra: readonly string[]): void => {
+      host.generations.push(launcher.start(host.index, host.name, [...host.args, ...extra], { onStderr: stderrOf(host) }))
+      host.up = true
+    }
+    const dirOf = (i: number): string => path.join(workDir, `h${i}`)
+    const writer = new SoakHost(1, 'writer', 'writer', ['writer', topology.hosts[1].address, bootstrap, dirOf(1)])
+    hosts.push(writer)
+    spawn(writer, ['--join-on-command'])
+    const prepared = await event(writer, (e) => e.event === 'prepared', opts.capMs, 'prepared')
+    writer.key = shortKey(String(prepared.publicKey))
+    const coreKey = String(prepared.key)
+    for (let i = 2; i <= n; i++) {
+      const args = ['reader', topology.hosts[i].address, bootstrap, dirOf(i), coreKey, '--block-size', String(opts.blockSize)]
+      const reader = new SoakHost(i, `reader${i - 1}`, 'reader', args)
+      hosts.push(reader)
+      spawn(reader, ['--join-on-command'])
+    }
+    // Starting N processes on a busy machine takes a while: a second per host on top of the cap.
+    const startCap = opts.capMs + n * 1000
+    for (const reader of readers()) reader.key = shortKey(String((await event(reader, (e) => e.event === 'prepared', startCap, 'prepared')).publicKey))
+    setupMs.processes = Date.now() - t
+    log(`DHT (bootstrap + 2 persistent nodes) and ${n} host processes up in ${seconds(setupMs.processes)}`)
+
+    // 1. mesh: everyone joins at once.
+    current = 'mesh'
+    const joinAt = Date.now()
+    marks.push({ name: 'mesh', from: joinAt })
+    for (const h of hosts) h.proc.send({ cmd: 'join' })
+    const meshed = await waitFor(fullMesh, opts.capMs)
+    const meshMs = meshed ? Math.max(...hosts.map((h) => h.peersChangedAt)) - joinAt : null
+    if (!meshed) failures.push(`mesh: no full mesh within ${opts.capMs / 1000} s (${describeMesh()})`)
+    phases.mesh = { meshMs, blocksMs: null, fewestPeers: fewest().peers, missingPairs: missingPairs(), loopDelay: await loopDelays() }
+    log(`mesh: ${meshed ? `full (${n - 1} peers each) after ${seconds(meshMs)}` : `NOT full (${describeMesh()})`}`)
+
+    // 2. replicate.
+    current = 'replicate'
+    const since = writer.proc.events.length
+    writer.proc.send({ cmd: 'append', from: 0, count: opts.blocks, size: opts.blockSize })
+    const appending = await event(writer, (e) => e.event === 'appending', opts.capMs, 'appending', since)
+    const appendAt = appending.at ?? Date.now()
+    marks.push({ name: 'replicate', from: appendAt })
+    total = opts.blocks
+    const verified = await waitFor(() => allHold(total), opts.verifyCapMs)
+    const blocksMs = verified ? Math.max(...readers().map((h) => h.heldAt(total) ?? appendAt)) - appendAt : null
+    if (!verified) failures.push(`replicate: not every reader verified all ${total} blocks within ${opts.verifyCapMs / 1000} s`)
+    phases.replicate = { meshMs: null, blocksMs, fewestPeers: fewest().peers, missingPairs: missingPairs(), loopDelay: await loopDelays() }
+    log(`replicate: ${total} blocks × ${n - 1} readers ${verified ? `verified after ${seconds(blocksMs)}` : 'NOT all verified'}`)
+
+    const k = Math.max(1, Math.round(n * opts.fraction))
+    const pool = readers()
+    const cutSet = pool.slice(-k)
+    const killSet = pool.length >= 2 * k ? pool.slice(0, k) : pool.slice(0, Math.min(k, pool.length))
+
+    // 3. cut k readers at the switch for cutMs; the writer appends meanwhile.
+    current = 'cut'
+    const cutAt = Date.now()
+    marks.push({ name: 'cut', from: cutAt })
+    topology.link(cutSet.map((h) => h.index), false)
+    writer.proc.send({ cmd: 'append', from: total, count: opts.extraBlocks, size: opts.blockSize })
+    total += opts.extraBlocks
+    const cutKeys = new Set(cutSet.map((h) => h.key))
+    await waitFor(() => hosts.every((h) => cutSet.includes(h) || !h.peers.some((key) => cutKeys.has(key))), opts.cutMs)
+    const cutDetection = detection(cutSet, cutAt)
+    await sleep(Math.max(0, cutAt + opts.cutMs - Date.now()))
+    topology.link(cutSet.map((h) => h.index), true)
+    const restoreAt = Date.now()
+    for (const h of cutSet) disturbances.push({ host: h.index, from: cutAt, to: restoreAt })
+    log(`cut: ${cutSet.map((h) => h.name).join(', ')} for ${seconds(restoreAt - cutAt)}; dropped by all others after ${describeDetection(cutDetection)}`)
+    await onMeshAgain('cut', restoreAt, total, { detectionMs: cutDetection, hosts: cutSet.map((h) => h.name) })
+
+    // 4. SIGKILL k other readers, append, wait until the others dropped them, restart on the same storage.
+    current = 'kill'
+    const killAt = Date.now()
+    marks.push({ name: 'kill', from: killAt })
+    await Promise.all(
+      killSet.map((h) => {
+        h.up = false
+        return h.proc.kill()
+      })
+    )
+    writer.proc.send({ cmd: 'append', from: total, count: opts.extraBlocks, size: opts.blockSize })
+    total += opts.extraBlocks
+    const killedKeys = new Set(killSet.map((h) => h.key))
+    await waitFor(() => hosts.every((h) => !h.up || !h.peers.some((key) => killedKeys.has(key))), opts.capMs)
+    const killDetection = detection(killSet, killAt)
+    const restartAt = Date.now()
+    for (const h of killSet) {
+      disturbances.push({ host: h.index, from: killAt, to: restartAt })
+      spawn(h, [])
+    }
+    log(`kill: ${killSet.map((h) => h.name).join(', ')}; dropped by all others after ${describeDetection(killDetection)}; restarted`)
+    await onMeshAgain('kill', restartAt, total, { detectionMs: killDetection, hosts: killSet.map((h) => h.name) })
+  } catch (err) {
+    if (err instanceof DeadlineError) failures.push(err.message)
+    else failures.push(`${current}: ${err instanceof Error ? err.message : String(err)}`)
+    log(`stopped: ${failures[failures.length - 1]}`)
+  }
+
+  // The end: what every host holds and has open, and its event-loop delay over the whole run.
+  const endAt = Date.now()
+  marks.push({ name: 'end', from: endAt })
+  const live = hosts.filter((h) => h.up && h.generations.length > 0 && !h.proc.exited)
+  const since = live.map((h) => h.proc.events.length)
+  for (const h of live) {
+    h.proc.send({ cmd: 'snapshot' })
+    h.proc.send({ cmd: 'stats' })
+  }
+  const keyIndex = new Map(hosts.map((h) => [h.key, h.index]))
+  const indexOf = (key: unknown): number => keyIndex.get(String(key)) ?? -1
+  await Promise.all(
+    live.map(async (h, i) => {
+      const wait = (name: string): Promise<HostEvent | null> =>
+        h.proc.next((e) => e.event === name, 10_000, since[i]).catch(() => null)
+      const [snapshot, stats] = await Promise.all([wait('snapshot'), wait('stats')])
+      if (stats !== null) hostLoopDelay[h.name] = stats.whole as LoopDelay
+      for (const c of (snapshot?.conns ?? []) as Array<Record<string, unknown>>) {
+        openAtEnd.push({ host: h.index, id: String(c.id), remote: indexOf(c.remote), age: Number(c.age), read: Number(c.read), current: c.current === true })
+      }
+    })
+  )
+
+  const opens: ConnOpen[] = []
+  const closes: ConnClose[] = []
+  const networkerErrors: Record<string, number> = {}
+  const hostErrors: string[] = []
+  for (const h of hosts) {
+    for (const e of h.allEvents()) {
+      if (e.event === 'conn-open') opens.push({ host: h.index, id: String(e.id), remote: indexOf(e.remote), at: e.at ?? 0 })
+      else if (e.event === 'conn-close') {
+        closes.push({
+          host: h.index,
+          id: String(e.id),
+          remote: indexOf(e.remote),
+          at: e.at ?? 0,
+          read: Number(e.read),
+          written: Number(e.written),
+          error: typeof e.error === 'string' ? e.error : null,
+          errorAt: typeof e.errorAt === 'number' ? e.errorAt : null,
+          role: e.role as ConnClose['role'],
+          lived: typeof e.lived === 'number' ? e.lived : null
+        })
+      } else if (e.event === 'neterror') networkerErrors[String(e.code)] = (networkerErrors[String(e.code)] ?? 0) + 1
+      else if (e.event === 'error') hostErrors.push(`${h.name}: ${String(e.message)}`)
+    }
+    for (const g of h.generations) {
+      const killed = g !== h.proc && g.child.signalCode === 'SIGKILL'
+      if (g.exited && !killed) hostErrors.push(`${h.name}: exited unexpectedly (${String(g.child.exitCode ?? g.child.signalCode)})`)
+    }
+  }
+  const connections =
+    hosts.length === 0
+      ? null
+      : analyseConnections({ opens, closes, openAtEnd, disturbances, phases: marks, endAt, silentAfter: opts.timeout })
+
+  // Blocks: every reader holds every block, each verified once. A block downloaded again is a
+  // duplicate; Hypercore's own re-requests to a second peer ("hotswaps") explain up to that many.
+  const perReader: Record<string, ReaderBlocks> = {}
+  const sum = { duplicates: 0, hotswaps: 0, unexplained: 0, bad: 0, lost: 0 }
+  for (const h of readers()) {
+    const gens = h.generations.map((g) => {
+      const last = [...g.events].reverse().find((e) => e.event === 'blocks')
+      const duplicates = Number(last?.duplicates ?? 0)
+      const hotswaps = Number(last?.hotswaps ?? 0)
+      return { duplicates, hotswaps, unexplained: Math.max(0, duplicates - hotswaps), bad: Number(last?.bad ?? 0) }
+    })
+    const add = (f: (g: (typeof gens)[number]) => number): number => gens.reduce((acc, g) => acc + f(g), 0)
+    const entry = {
+      have: h.up ? h.held : 0,
+      duplicates: add((g) => g.duplicates),
+      hotswaps: add((g) => g.hotswaps),
+      unexplained: add((g) => g.unexplained),
+      bad: add((g) => g.bad)
+    }
+    perReader[h.name] = entry
+    sum.duplicates += entry.duplicates
+    sum.hotswaps += entry.hotswaps
+    sum.unexplained += entry.unexplained
+    sum.bad += entry.bad
+    sum.lost += Math.max(0, total - entry.have)
+  }
+  if (total > 0 && (sum.unexplained > 0 || sum.bad > 0 || sum.lost > 0)) {
+    failures.push(
+      `blocks: not every block verified exactly once (${sum.lost} missing, ${sum.bad} failed the content check, ${sum.unexplained} downloaded again beyond Hypercore's hotswap re-requests, over ${readers().length} readers × ${total})`
+    )
+  }
+  const healthy = connections?.healthyDrops.connections ?? 0
+  if (opts.maxHealthyDrops !== null && healthy > opts.maxHealthyDrops) {
+    failures.push(`healthy drops: ${healthy} healthy connections were dropped, more than --max-healthy-drops ${opts.maxHealthyDrops}`)
+  }
+  for (const e of hostErrors) failures.push(`host: ${e}`)
+
+  const low = hosts.length === 0 ? null : fewest()
+  const result: SoakResult = {
+    kind: 'soak-hosts',
+    hosts: n,
+    smoke: opts.smoke,
+    startedAt: new Date(startedAt).toISOString(),
+    durationMs: Date.now() - startedAt,
+    machine: atStart,
+    loadAverageAtEnd: os.loadavg().map((v) => Math.round(v * 100) / 100),
+    options: {
+      hosts: n,
+      blocks: opts.blocks,
+      blockSize: opts.blockSize,
+      extraBlocks: opts.extraBlocks,
+      timeout: opts.timeout,
+      fraction: opts.fraction,
+      cutMs: opts.cutMs,
+      capMs: opts.capMs,
+      verifyCapMs: opts.verifyCapMs,
+      deadlineMs: opts.deadlineMs,
+      maxHealthyDrops: opts.maxHealthyDrops
+    },
+    setupMs,
+    hostNames: Object.fromEntries(hosts.map((h) => [h.index, h.name])),
+    phases,
+    blocks: { total, perReader, ...sum },
+    connections,
+    fewestPeersAtEnd: low === null ? null : { peers: low.peers, of: n - 1, host: low.host },
+    loopDelay: { summary: loopDelaySummary(Object.values(hostLoopDelay)), hosts: hostLoopDelay, runner: loopDelayOf(runnerLoop) },
+    networkerErrors,
+    hostErrors,
+    failures,
+    passed: failures.length === 0,
+    row: ''
+  }
+  if (opts.logs !== null) writeLogs(opts.logs, hosts)
+  return { ...result, row: docsRow(result) }
+}
+
+function describeDetection(d: Record<string, number | null>): string {
+  const values = Object.values(d)
+  if (values.length === 0) return '—'
+  if (values.some((v) => v === null)) return `not all (${Object.entries(d).map(([k, v]) => `${k} ${seconds(v)}`).join(', ')})`
+  return `${seconds(Math.min(...(values as number[])))}–${seconds(Math.max(...(values as number[])))}`
+}
+
+function writeLogs(dir: string, hosts: readonly SoakHost[]): void {
+  fs.mkdirSync(dir, { recursive: true })
+  for (const h of hosts) {
+    h.generations.forEach((g, i) => {
+      const file = path.join(dir, `${h.name}${i === 0 ? '' : `-restart${i}`}.jsonl`)
+      fs.writeFileSync(file, g.events.map((e) => JSON.stringify(e)).join('\n') + '\n')
+    })
+    if (h.stderr !== '') fs.writeFileSync(path.join(dir, `${h.name}.stderr`), h.stderr)
+  }
+}
+
+/** `| hosts | full mesh | all readers verified | healthy drops | after cut/kill |` */
+function docsRow(r: SoakResult): string {
+  const after = (name: string): string => {
+    const p = r.phases[name]
+    if (p === undefined) return `${name}: not run`
+    if (p.meshMs === null) return `${name}: **never full again** (fewest ${p.fewestPeers} of ${r.hosts - 1})`
+    return `${name}: full again ${seconds(p.meshMs)}`
+  }
+  const healthy = r.connections === null ? '—' : thousands(r.connections.healthyDrops.connections)
+  return `| ${r.hosts} | ${seconds(r.phases.mesh?.meshMs ?? null)} | ${seconds(r.phases.replicate?.blocksMs ?? null)} | ${healthy} | ${after('cut')}; ${after('kill')} |`
+}
+
+function print(r: SoakResult): void {
+  const c = r.connections
+  const ld = r.loopDelay.summary
+  const phase = (name: string): PhaseResult | undefined => r.phases[name]
+  const detect = (name: string): string => describeDetection(phase(name)?.detectionMs ?? {})
+  const missing = (p: PhaseResult | undefined): string =>
+    p === undefined ? 'not run' : `pairs apart: ${p.missingPairs.length >= 50 ? '50 or more' : p.missingPairs.length}${p.missingPairs.length > 0 ? `, e.g. ${p.missingPairs.slice(0, 3).join(', ')}` : ''}`
+  const again = (name: string): string => {
+    const p = phase(name)
+    if (p === undefined) return 'not run'
+    const mesh = p.meshMs === null ? `NOT full again (fewest ${p.fewestPeers} of ${r.hosts - 1}; ${missing(p)})` : `mesh full again ${seconds(p.meshMs)}`
+    return `${p.hosts?.join(', ') ?? ''}: dropped by all others after ${detect(name)}; ${mesh}, all blocks ${seconds(p.blocksMs)} after ${name === 'cut' ? 'the restore' : 'the restart'}`
+  }
+  const rows: Array<[string, string]> = [
+    ['hosts', `${r.hosts} (1 writer, ${r.hosts - 1} readers) + private DHT (bootstrap + 2 persistent nodes); timeout ${r.options.timeout} ms`],
+    ['machine', `${r.machine.cores} cores, load ${r.machine.loadAverage.join(' ')} at the start, ${r.loadAverageAtEnd.join(' ')} at the end`],
+    ['setup', `namespaces ${seconds(r.setupMs.namespaces)}, processes ${seconds(r.setupMs.processes)}`],
+    ['full mesh', phase('mesh')?.meshMs == null ? `NOT reached (${missing(phase('mesh'))})` : `${seconds(phase('mesh')?.meshMs ?? null)} from the join`],
+    ['all readers verified', `${seconds(phase('replicate')?.blocksMs ?? null)} from the append (${r.options.blocks} × ${r.options.blockSize} B)`],
+    [
+      'blocks (whole run)',
+      `${r.blocks.total} per reader, each verified once: ${r.blocks.lost} missing, ${r.blocks.bad} bad; ` +
+        `${r.blocks.duplicates} downloaded again (Hypercore hotswap re-requests ${r.blocks.hotswaps}; ${r.blocks.unexplained} unexplained)`
+    ],
+    ['cut', again('cut')],
+    ['kill', again('kill')],
+    [
+      'healthy drops',
+      c === null
+        ? '—'
+        : `${thousands(c.healthyDrops.connections)} connections, ${c.healthyDrops.pairs} pairs, ${c.healthyDrops.ends} ends` +
+          (c.healthyDrops.connections > 0
+            ? ` · by phase ${JSON.stringify(c.healthyDrops.byPhase)} · ${JSON.stringify(c.healthyDrops.byReason)} · median life ${seconds(c.healthyDrops.medianLivedMs)}`
+            : '')
+    ],
+    ['connections', c === null ? '—' : `${thousands(c.connections)} (${thousands(c.duplicateCloses)} closed as duplicates, ${thousands(c.disturbedCloses)} with a cut/killed end)`],
+    ['never carried data', c === null ? '—' : `${c.neverCarriedData.connections} connections (${c.neverCarriedData.openAsPeers} still open as peers at the end)`],
+    ['fewest peers at the end', r.fewestPeersAtEnd === null ? '—' : `${r.fewestPeersAtEnd.peers} of ${r.fewestPeersAtEnd.of} (${r.fewestPeersAtEnd.host})`],
+    ['event-loop delay', `p50 ${ld.p50Median} ms (median host), p99 ${ld.p99Median} ms median / ${ld.p99Max} ms worst host, max ${ld.max} ms`],
+    ['runner loop delay', `p99 ${r.loopDelay.runner.p99} ms, max ${r.loopDelay.runner.max} ms (the harness's own clock for cuts and waits)`],
+    ['networker errors', Object.keys(r.networkerErrors).length === 0 ? 'none' : JSON.stringify(r.networkerErrors)],
+    ['duration', seconds(r.durationMs)]
+  ]
+  console.log('\n' + table(rows))
+  console.log('\nHealthy drop: a connection that closed while neither of its hosts was cut, killed or restarting,')
+  console.log('and not as a duplicate (Hyperswarm\'s own resolution, or the networker\'s dedup replacing it); counted')
+  console.log('once per connection (Noise handshake hash) whichever ends saw it close. See docs/scaling.md.')
+  console.log(`\ndocs/scaling.md row:\n${r.row}`)
+  console.log(r.passed ? '\nPASS' : `\nFAIL\n${r.failures.map((f) => `  - ${f}`).join('\n')}`)
+}
+
+async function main(): Promise<void> {
+  let opts: Options
+  try {
+    opts = parseArgs(process.argv.slice(2))
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err
+    console.error(`${err.message}\n${USAGE}`)
+    process.exit(2)
+  }
+  if (process.getuid?.() !== 0) {
+    console.error('the hosts soak builds network namespaces: run it as root')
+    process.exit(2)
+  }
+  process.on('exit', releaseNow)
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.on(signal, () => {
+      console.error(`\n${signal}: removing hosts, namespaces and temp dirs`)
+      releaseNow()
+      process.exit(130)
+    })
+  }
+  const startedAt = Date.now()
+  const atStart = machine()
+  // A last resort if teardown itself hangs: everything is released synchronously on exit.
+  setTimeout(() => {
+    console.error('the global deadline passed and the run did not stop: forcing it')
+    process.exit(1)
+  }, opts.deadlineMs + 60_000).unref()
+  log(`hosts soak: ${opts.hosts} hosts${opts.smoke ? ' (smoke)' : ''}, deadline ${opts.deadlineMs / 1000} s`)
+  const result = await soak(opts, startedAt, atStart)
+  await release()
+  print(result)
+  if (opts.out !== null) {
+    fs.mkdirSync(path.dirname(opts.out), { recursive: true })
+    fs.writeFileSync(opts.out, JSON.stringify(result, null, 2) + '\n')
+    const shown = path.relative(process.cwd(), opts.out)
+    console.log(`written: ${shown.startsWith('..') ? opts.out : shown}`)
+  }
+  process.exitCode = result.passed ? 0 : 1
+}
+
+main().catch((err: unknown) => {
+  console.error(err)
+  releaseNow()
+  process.exit(1)
+})
