@@ -26,7 +26,7 @@ import type { ConnectionEvent, DedupeEvent } from '../operators/types'
 import { NetworkerError, errors } from './errors'
 import type { ExtensionHub } from './extensions'
 import { IdleWatchdog } from './idle-watchdog'
-import { guardConnection } from './keepalive'
+import { armKeepAlive } from './keepalive'
 import { toDiscoveryKey, toHex } from './keys'
 import type { NetworkerOptions } from './options'
 import type { Peer, PeerStream } from './peer'
@@ -182,7 +182,7 @@ export class Connections {
       }
       this.admitting++
       conn.once('close', onclose)
-      guardConnection(conn, {
+      armKeepAlive(conn, {
         timeout: this.opts.timeout ?? 0,
         watchdog: this.watchdog,
         onerror: this.onerror,

@@ -46,7 +46,7 @@ export interface KeepAliveOptions {
  * never answers (a half-open connection, a mute peer) is dropped when the budget runs out, never
  * having been a peer.
  */
-export function guardConnection(stream: NoiseSecretStream, opts: KeepAliveOptions): void {
+export function armKeepAlive(stream: NoiseSecretStream, opts: KeepAliveOptions): void {
   if (stream.destroyed) return
   const mux = Protomux.from(stream)
   const { timeout, watchdog } = opts
