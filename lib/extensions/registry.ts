@@ -35,8 +35,8 @@ export function createNameState(name: string, id: Buffer): NameState {
 export interface ExtensionPort {
   readonly closed: boolean
   readonly maxMessageSize: number
-  /** Accepts encoded messages for one peer; returns whether its window still has room. */
-  send(ns: NameState, peer: Peer, batch: readonly Uint8Array[]): boolean
+  /** Accepts one encoded message, or several in order, for one peer; returns whether its window still has room. */
+  send(ns: NameState, peer: Peer, messages: Uint8Array | readonly Uint8Array[]): boolean
   broadcast(ns: NameState, bytes: Uint8Array): boolean
   drained(ns: NameState): Promise<void>
   unregister(registration: Registration<unknown>, ns: NameState): void
@@ -75,7 +75,7 @@ export class Registration<T> implements Extension<T> {
   send(message: T, peer: Peer): boolean {
     this.check()
     if (!isPeer(peer)) throw errors.invalidPeer(peer)
-    return this.port.send(this.ns, peer, [this.encode(message)])
+    return this.port.send(this.ns, peer, this.encode(message))
   }
 
   sendMany(messages: Iterable<T>, peer: Peer): boolean {
