@@ -264,11 +264,17 @@ export class Lane {
     return this.delivered > this.acknowledged
   }
 
+  /**
+   * Drops released slots in bulk, once the head has passed 1,024 of them (they hold no
+   * buffer): a lane that sends one message at a time keeps appending to the same array
+   * instead of allocating a new one after every acknowledgement.
+   */
   private compact(): void {
+    if (this.head < 1024) return
     if (this.head === this.pending.length) {
       this.pending = []
       this.head = 0
-    } else if (this.head >= 1024 && this.head * 2 >= this.pending.length) {
+    } else if (this.head * 2 >= this.pending.length) {
       this.pending = this.pending.slice(this.head)
       this.head = 0
     }

@@ -4,6 +4,7 @@ import type { Codec } from '../encodings'
 import type { Peer } from '../peer'
 import type { Extension, ExtensionMessage, ExtensionStats } from '../extension-types'
 import type { LaneCounters } from './lane'
+import { Multicast } from './multicast'
 
 export type { Extension, ExtensionMessage, ExtensionStats }
 
@@ -45,13 +46,13 @@ export interface ExtensionPort {
 
 /** The public side of one `registerExtension` call. */
 export class Registration<T> implements Extension<T> {
-  private readonly messages = new Subject<ExtensionMessage<T>>()
+  private readonly messages = new Multicast<ExtensionMessage<T>>()
   private readonly failures = new Subject<NetworkerError>()
   private isDestroyed = false
 
   readonly name: string
   readonly encoding: string
-  readonly messages$: Observable<ExtensionMessage<T>> = this.messages.asObservable()
+  readonly messages$: Observable<ExtensionMessage<T>> = this.messages.observable
   readonly errors$: Observable<NetworkerError> = this.failures.asObservable()
 
   constructor(
