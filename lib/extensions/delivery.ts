@@ -36,7 +36,9 @@ export class DeliveryQueue<T> {
 
   constructor(
     private readonly deliver: (item: T) => void,
-    private readonly budgetMs: number
+    private readonly budgetMs: number,
+    /** Milliseconds, monotonic (injectable for tests). */
+    private readonly clock: () => number = () => performance.now()
   ) {}
 
   /** Whether a message arriving now may be delivered at once (nothing waits, budget left). */
@@ -74,7 +76,7 @@ export class DeliveryQueue<T> {
 
   /** Reads the clock: false once the turn's budget is spent, else sets when to read it again. */
   private budgetLeft(): boolean {
-    const now = performance.now()
+    const now = this.clock()
     if (this.timed) {
       this.each = (now - this.lastRead) / this.sinceRead
     } else {
@@ -93,7 +95,7 @@ export class DeliveryQueue<T> {
   private drain(): void {
     this.immediate = null
     this.inTurn = this.timed = true
-    this.turnStart = this.lastRead = performance.now()
+    this.turnStart = this.lastRead = this.clock()
     this.sinceRead = 0
     this.stride = 1
     while (this.head < this.items.length && !this.closed) {
