@@ -10,7 +10,7 @@ import { DeliveryQueue } from './delivery'
 import { DELIVERY_BUDGET_MS, DEFAULT_WINDOW, EXTENSION_PROTOCOL, nameBytes } from './limits'
 import { Arrival, Link, Slot, createLink, createSlot } from './link'
 import { Extension, ExtensionPort, NameState, Registration, createNameState } from './registry'
-import { MSG_RESUME, decodeAck, decodeResume, encodeResume } from './wire'
+import { BatchReader, BatchWire, MSG_RESUME, batchEncoding, decodeAck, decodeResume, encodeResume } from './wire'
 
 export interface ExtensionHubOptions {
   maxMessageSize: number
@@ -28,10 +28,10 @@ export class ExtensionHub implements ExtensionPort {
   private readonly names = new Map<string, NameState>()
   private readonly links = new Map<Peer, Link>()
   private readonly window: WindowLimits
-  private readonly deliveries = new DeliveryQueue<Arrival>(
-    (a) => this.deliver(a.link, a.slot, a.seq, a.epoch, a.bytes),
-    DELIVERY_BUDGET_MS
-  )
+  private readonly deliveries = new DeliveryQueue<Arrival>((a) => {
+    this.deliver(a.link, a.slot, a.seq, a.epoch, a.bytes)
+    a.link.writer.delivered(a.slot) // the acknowledgement, now or a moment later
+  }, DELIVERY_BUDGET_MS)
   private isClosed = false
   /** A connection's tick ended: deliveries of the next one start a new turn. */
   private readonly endTurn = (): void => this.deliveries.endTurn()
@@ -114,15 +114,15 @@ export class ExtensionHub implements ExtensionPort {
     this.release(ns)
   }
 
-  send(ns: NameState, peer: Peer, batch: readonly Uint8Array[]): boolean {
+  send(ns: NameState, peer: Peer, messages: Uint8Array | readonly Uint8Array[]): boolean {
     const link = this.links.get(peer)
     if (link === undefined) throw errors.unknownPeer(toHex(peer.remotePublicKey))
-    return this.accept(link, ns, batch)
+    return this.accept(link, ns, messages)
   }
 
   broadcast(ns: NameState, bytes: Uint8Array): boolean {
     let room = true
-    for (const link of this.links.values()) room = this.accept(link, ns, [bytes]) && room
+    for (const link of this.links.values()) room = this.accept(link, ns, bytes) && room
     return room
   }
 
@@ -135,16 +135,18 @@ export class ExtensionHub implements ExtensionPort {
     this.opts.onerror(err)
   }
 
-  private accept(link: Link, ns: NameState, batch: readonly Uint8Array[]): boolean {
+  private accept(link: Link, ns: NameState, messages: Uint8Array | readonly Uint8Array[]): boolean {
     const slot = link.lanes.get(ns.key)
     // Not registered remotely (refused); while the connection is down a replacement may come.
     if (slot === undefined || slot.refused || (slot.channel === null && !link.stream.destroyed)) {
-      ns.counters.dropped += batch.length
+      ns.counters.dropped += messages instanceof Uint8Array ? 1 : messages.length
       return true
     }
-    for (const bytes of batch) slot.lane.accept(bytes)
+    const lane = slot.lane
+    if (messages instanceof Uint8Array) lane.accept(messages)
+    else for (let i = 0; i < messages.length; i++) lane.accept(messages[i])
     link.writer.pump(slot)
-    return slot.lane.hasRoom
+    return lane.hasRoom
   }
 
   /** Every lane of the name at most three quarters full (so a waiting sender refills in bulk). */
@@ -218,7 +220,14 @@ export class ExtensionHub implements ExtensionPort {
       }
     })
     if (channel === null) return
+    const batch = channel.addMessage<BatchWire>({
+      encoding: batchEncoding,
+      onmessage: (bytes: BatchWire) => {
+        if (bytes instanceof Uint8Array) expect = this.arriveBatch(link, owner, expect, bytes)
+      }
+    })
     slot.channel = channel
+    slot.batch = batch
     slot.refused = false
     channel.open()
     channel.messages[MSG_RESUME].send(encodeResume(slot.lane.connect(), slot.lane.epoch))
@@ -227,6 +236,7 @@ export class ExtensionHub implements ExtensionPort {
 
   private unlink(slot: Slot): void {
     slot.channel = null
+    slot.batch = null
     slot.lane.disconnect()
   }
 
@@ -244,11 +254,35 @@ export class ExtensionHub implements ExtensionPort {
   }
 
   private arrive(link: Link, slot: Slot, seq: number, bytes: Uint8Array): void {
-    if (!slot.lane.arrive(seq)) return // delivered already, on the connection this one replaced
+    if (this.receive(link, slot, seq, bytes)) link.writer.delivered(slot) // the acknowledgement, now or a moment later
+  }
+
+  /** The messages of a `BATCH`, from sequence number `seq`; returns the number after its last. */
+  private arriveBatch(link: Link, slot: Slot, seq: number, bytes: Uint8Array): number {
+    const reader = new BatchReader(bytes)
+    let delivered = false
+    for (let message = reader.next(); message !== null; message = reader.next()) {
+      if (this.receive(link, slot, seq++, message)) delivered = true
+    }
+    if (reader.malformed) this.fail(slot.ns, errors.decode(slot.ns.name, link.remoteKey(), new Error('truncated batch')))
+    if (delivered) link.writer.delivered(slot) // once for the batch: acknowledgements go at the end of the tick
+    return seq
+  }
+
+  /**
+   * Message `seq` arrived: true if it was delivered now; false if it waits for a later turn
+   * (then the queue acknowledges it) or is a duplicate of the connection this one replaced.
+   */
+  private receive(link: Link, slot: Slot, seq: number, bytes: Uint8Array): boolean {
+    if (!slot.lane.arrive(seq)) return false
     slot.ns.counters.received++
     const epoch = slot.lane.remoteEpoch
-    if (this.deliveries.canDeliverNow()) this.deliver(link, slot, seq, epoch, bytes)
-    else this.deliveries.push({ link, slot, seq, epoch, bytes })
+    if (!this.deliveries.canDeliverNow()) {
+      this.deliveries.push({ link, slot, seq, epoch, bytes })
+      return false
+    }
+    this.deliver(link, slot, seq, epoch, bytes)
+    return true
   }
 
   private deliver(link: Link, slot: Slot, seq: number, epoch: number | null, bytes: Uint8Array): void {
@@ -260,7 +294,6 @@ export class ExtensionHub implements ExtensionPort {
       else target.deliver(bytes, link.peer, link.remoteKey)
     }
     slot.lane.markDelivered(seq, epoch, bytes.byteLength)
-    link.writer.delivered(slot) // the acknowledgement, now or a moment later
   }
 
   private acked(link: Link, slot: Slot, bytes: Uint8Array): void {

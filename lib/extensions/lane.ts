@@ -96,15 +96,6 @@ export class Lane {
     return this.unacknowledged <= (this.limits.messages * 3) / 4 && this.pendingBytes <= (this.limits.bytes * 3) / 4
   }
 
-  /** Whether `take()` would return more than one message now (a flush of one needs no cork). */
-  get manyToWrite(): boolean {
-    if (!this.connected) return false
-    const resends = this.inFlight - this.written
-    if (resends > 1) return true
-    const fresh = Math.min(this.pending.length - this.head - this.inFlight, this.limits.messages - this.inFlight)
-    return resends + fresh > 1
-  }
-
   /** Accepts a message (never refused); returns `hasRoom`. */
   accept(bytes: Uint8Array): boolean {
     this.pending.push(bytes)
@@ -144,6 +135,41 @@ export class Lane {
     this.written++
     this.counters.sent++
     return bytes
+  }
+
+  /**
+   * Appends to `out` what `take()` would return one call after another, stopping before the
+   * messages pass `maxBytes` together (a first message larger than that comes alone); returns
+   * how many it appended.
+   */
+  takeInto(out: Uint8Array[], maxBytes: number): number {
+    if (!this.connected) return 0
+    const pending = this.pending
+    let count = 0
+    let size = 0
+    while (this.written < this.inFlight) {
+      const bytes = pending[this.head + this.written]
+      if (count > 0 && size + bytes.byteLength > maxBytes) return count
+      this.written++
+      this.counters.resent++
+      out.push(bytes)
+      count++
+      size += bytes.byteLength
+    }
+    const { messages, bytes: byteWindow } = this.limits
+    for (let index = this.head + this.inFlight; index < pending.length && this.inFlight < messages; index++) {
+      const bytes = pending[index]
+      if (this.inFlight > 0 && this.inFlightBytes + bytes.byteLength > byteWindow) break
+      if (count > 0 && size + bytes.byteLength > maxBytes) break
+      this.inFlight++
+      this.inFlightBytes += bytes.byteLength
+      this.written++
+      this.counters.sent++
+      out.push(bytes)
+      count++
+      size += bytes.byteLength
+    }
+    return count
   }
 
   /** The remote delivered every message below `upTo`: release them. */
@@ -238,11 +264,17 @@ export class Lane {
     return this.delivered > this.acknowledged
   }
 
+  /**
+   * Drops released slots in bulk, once the head has passed 1,024 of them (they hold no
+   * buffer): a lane that sends one message at a time keeps appending to the same array
+   * instead of allocating a new one after every acknowledgement.
+   */
   private compact(): void {
+    if (this.head < 1024) return
     if (this.head === this.pending.length) {
       this.pending = []
       this.head = 0
-    } else if (this.head >= 1024 && this.head * 2 >= this.pending.length) {
+    } else if (this.head * 2 >= this.pending.length) {
       this.pending = this.pending.slice(this.head)
       this.head = 0
     }

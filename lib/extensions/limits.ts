@@ -1,8 +1,12 @@
 import { errors } from '../errors'
 import type { WindowLimits } from './lane'
 
-/** Protomux protocol of extension channels; the channel id is the extension name's UTF-8 bytes. */
-export const EXTENSION_PROTOCOL = '@basestore/networker/extension'
+/**
+ * Protomux protocol of extension channels; the channel id is the extension name's UTF-8 bytes.
+ * Version 2 added the `BATCH` message: a version-1 channel would ignore it and number the
+ * messages after it wrong, so the two versions do not pair at all.
+ */
+export const EXTENSION_PROTOCOL = '@basestore/networker/extension/2'
 
 /** Default `maxMessageSize`: 4 MiB. */
 export const DEFAULT_MAX_MESSAGE_SIZE = 4 * 1024 * 1024

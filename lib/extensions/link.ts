@@ -7,12 +7,15 @@ import { toHex } from '../keys'
 import { Lane, WindowLimits } from './lane'
 import type { NameState } from './registry'
 import { LinkWriter } from './writer'
+import type { BatchWire } from './wire'
 
 /** One extension on one peer: its lane and the channel of the current connection. */
 export interface Slot {
   readonly ns: NameState
   readonly lane: Lane
   channel: Protomux.Channel | null
+  /** The channel's `BATCH` message (set and cleared with `channel`). */
+  batch: Protomux.Message<BatchWire> | null
   /** The remote refused or closed the channel: sends are dropped until it opens again. */
   refused: boolean
   /** False once the peer left or the name was unregistered. */
@@ -56,5 +59,5 @@ export function createLink(peer: PeerRecord, onTickEnd: () => void): Link {
 
 /** A new slot: a lane with a random epoch, no channel yet. */
 export function createSlot(ns: NameState, window: WindowLimits): Slot {
-  return { ns, lane: new Lane(randomBytes(4).readUInt32LE(0), window, ns.counters), channel: null, refused: false, alive: true, scheduled: false, lateAck: false }
+  return { ns, lane: new Lane(randomBytes(4).readUInt32LE(0), window, ns.counters), channel: null, batch: null, refused: false, alive: true, scheduled: false, lateAck: false }
 }

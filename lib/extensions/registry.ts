@@ -4,6 +4,7 @@ import type { Codec } from '../encodings'
 import type { Peer } from '../peer'
 import type { Extension, ExtensionMessage, ExtensionStats } from '../extension-types'
 import type { LaneCounters } from './lane'
+import { Multicast } from './multicast'
 
 export type { Extension, ExtensionMessage, ExtensionStats }
 
@@ -35,8 +36,8 @@ export function createNameState(name: string, id: Buffer): NameState {
 export interface ExtensionPort {
   readonly closed: boolean
   readonly maxMessageSize: number
-  /** Accepts encoded messages for one peer; returns whether its window still has room. */
-  send(ns: NameState, peer: Peer, batch: readonly Uint8Array[]): boolean
+  /** Accepts one encoded message, or several in order, for one peer; returns whether its window still has room. */
+  send(ns: NameState, peer: Peer, messages: Uint8Array | readonly Uint8Array[]): boolean
   broadcast(ns: NameState, bytes: Uint8Array): boolean
   drained(ns: NameState): Promise<void>
   unregister(registration: Registration<unknown>, ns: NameState): void
@@ -45,13 +46,13 @@ export interface ExtensionPort {
 
 /** The public side of one `registerExtension` call. */
 export class Registration<T> implements Extension<T> {
-  private readonly messages = new Subject<ExtensionMessage<T>>()
+  private readonly messages = new Multicast<ExtensionMessage<T>>()
   private readonly failures = new Subject<NetworkerError>()
   private isDestroyed = false
 
   readonly name: string
   readonly encoding: string
-  readonly messages$: Observable<ExtensionMessage<T>> = this.messages.asObservable()
+  readonly messages$: Observable<ExtensionMessage<T>> = this.messages.observable
   readonly errors$: Observable<NetworkerError> = this.failures.asObservable()
 
   constructor(
@@ -75,7 +76,7 @@ export class Registration<T> implements Extension<T> {
   send(message: T, peer: Peer): boolean {
     this.check()
     if (!isPeer(peer)) throw errors.invalidPeer(peer)
-    return this.port.send(this.ns, peer, [this.encode(message)])
+    return this.port.send(this.ns, peer, this.encode(message))
   }
 
   sendMany(messages: Iterable<T>, peer: Peer): boolean {

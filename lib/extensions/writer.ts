@@ -1,24 +1,31 @@
 import type Protomux from 'protomux'
 import type { Lane } from './lane'
 import { ACK_DELAY_MS, FLUSH_BATCH_BYTES } from './limits'
-import { MSG_ACK, MSG_DATA, encodeAck } from './wire'
+import { BatchWire, MSG_ACK, MSG_DATA, encodeAck } from './wire'
 
 /** What the writer needs of an extension on this connection. */
 export interface WriterSlot {
   readonly lane: Lane
   channel: Protomux.Channel | null
+  /** The channel's `BATCH` message (set and cleared with `channel`). */
+  batch: Protomux.Message<BatchWire> | null
   /** Owned by the writer: the slot is in its end-of-tick list / waits for a late ack. */
   scheduled: boolean
   lateAck: boolean
 }
 
+/** Settled once: `then` on it runs a callback at the end of the current tick (a microtask). */
+const END_OF_TICK = Promise.resolve()
+
 /**
  * The writes of one peer's connection, coalesced per tick. A message is handed to Protomux as
  * soon as its window allows (Protomux copies it then, so the caller's buffer is free for the
- * first transmission); the first write of a tick goes out alone, and from the second one on
- * the muxer is corked until the end of the tick (a microtask), so a burst of single `send()`s
- * leaves as one batch (the end of the tick is a microtask). Batches are cut at `FLUSH_BATCH_BYTES`. At the end of the tick the
- * writer also sends acknowledgements: at once from an eighth of the window, the rest after
+ * first transmission): one message as a `DATA`, several that the window lets go together (a
+ * `sendMany`, a refill after an acknowledgement, resends) as one `BATCH` encoded straight into
+ * the frame. The first write of a tick goes out alone, and from the second one on the muxer is
+ * corked until the end of the tick (a microtask), so a burst of single `send()`s leaves as one
+ * frame. Frames and batches are cut at `FLUSH_BATCH_BYTES`. At the end of the tick the writer
+ * also sends acknowledgements: at once from an eighth of the window, the rest after
  * `ACK_DELAY_MS`, so a lone message does not cost a second write.
  */
 export class LinkWriter {
@@ -45,6 +52,8 @@ export class LinkWriter {
   private forceAcks = false
   private closed = false
   private readonly flushBound = (): void => this.flush()
+  /** The messages of the write being made (emptied after each). */
+  private readonly out: Uint8Array[] = []
 
   /** `onTickEnd` runs at the end of every tick in which this connection wrote or scheduled. */
   constructor(
@@ -61,11 +70,22 @@ export class LinkWriter {
   /** Writes what the slot's window allows now. */
   pump(slot: WriterSlot): void {
     const channel = slot.channel
-    if (this.closed || channel === null || channel.closed) return
-    for (let bytes = slot.lane.take(); bytes !== null; bytes = slot.lane.take()) {
+    const batch = slot.batch
+    if (this.closed || channel === null || batch === null || channel.closed) return
+    const out = this.out
+    while (slot.lane.takeInto(out, FLUSH_BATCH_BYTES) > 0) {
       if (this.tickWrites++ === 1) this.cork()
-      channel.messages[MSG_DATA].send(bytes)
-      if (this.corked !== null && (this.batchBytes += bytes.byteLength) >= FLUSH_BATCH_BYTES) {
+      let size = 0
+      if (out.length === 1) {
+        const bytes = out.pop() as Uint8Array // the writer keeps no message
+        size = bytes.byteLength
+        channel.messages[MSG_DATA].send(bytes)
+      } else {
+        for (let i = 0; i < out.length; i++) size += out[i].byteLength
+        batch.send(out)
+        out.length = 0
+      }
+      if (this.corked !== null && (this.batchBytes += size) >= FLUSH_BATCH_BYTES) {
         this.uncork()
         this.cork()
       }
@@ -107,7 +127,7 @@ export class LinkWriter {
   private endTickSoon(): void {
     if (this.flushQueued) return
     this.flushQueued = true
-    queueMicrotask(this.flushBound)
+    void END_OF_TICK.then(this.flushBound)
   }
 
   private flush(): void {
@@ -129,7 +149,7 @@ export class LinkWriter {
       }
       this.pump(slot) // flushQueued is still set: no new tick
     }
-    dirty.length = 0
+    if (dirty.length > 0) dirty.length = 0
     this.flushQueued = false
     this.uncork()
     this.tickWrites = 0

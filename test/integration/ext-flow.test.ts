@@ -8,6 +8,7 @@ import {
   MAX_NAME_BYTES,
   type Extension
 } from '../../lib/extensions'
+import { BatchReader } from '../../lib/extensions/wire'
 import type { NetworkerError } from '../../lib/errors'
 import type { Peer } from '../../lib/peer'
 import type { ReactiveNetworker } from '../../lib/reactive-networker'
@@ -291,7 +292,7 @@ test('a peer that never acknowledges gets at most one window per connection, res
   const extA = a.registerExtension('quiet', { encoding: 'binary' })
   const errs = errorsOf(a)
   await a.listen()
-  /** Data messages the silent peer got, per connection. */
+  /** Data messages the silent peer got, per connection (alone or in batches). */
   const perConnection: number[] = []
   const silent = plainSwarm(h, (conn) => {
     const index = perConnection.push(0) - 1
@@ -305,7 +306,14 @@ test('a peer that never acknowledges gets at most one window per connection, res
           messages: [
             { encoding: c.raw, onmessage: () => perConnection[index]++ },
             { encoding: c.raw, onmessage: () => {} },
-            { encoding: c.raw, onmessage: () => {} }
+            { encoding: c.raw, onmessage: () => {} },
+            {
+              encoding: c.raw,
+              onmessage: (bytes: Uint8Array) => {
+                const batch = new BatchReader(bytes)
+                while (batch.next() !== null) perConnection[index]++
+              }
+            }
           ]
         })
         ?.open()

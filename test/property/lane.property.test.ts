@@ -113,7 +113,7 @@ describe('Lane (receiving side)', () => {
 
 type Op =
   | { type: 'send'; count: number; size: number }
-  | { type: 'flush' }
+  | { type: 'flush'; batchBytes: number }
   | { type: 'wire'; count: number }
   | { type: 'consume'; count: number }
   | { type: 'acks'; count: number }
@@ -121,7 +121,8 @@ type Op =
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ type: fc.constant('send' as const), count: fc.integer({ min: 1, max: 20 }), size: fc.integer({ min: 1, max: 40 }) }),
-  fc.record({ type: fc.constant('flush' as const) }),
+  // batchBytes 0: one take() at a time; otherwise takeInto() batches of at most that many bytes.
+  fc.record({ type: fc.constant('flush' as const), batchBytes: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 120 })) }),
   fc.record({ type: fc.constant('wire' as const), count: fc.integer({ min: 1, max: 30 }) }),
   fc.record({ type: fc.constant('consume' as const), count: fc.integer({ min: 1, max: 30 }) }),
   fc.record({ type: fc.constant('acks' as const), count: fc.integer({ min: 1, max: 5 }) }),
@@ -149,10 +150,19 @@ function run(ops: readonly Op[], limits: WindowLimits, goneAtEnd: boolean) {
   const connect = (): void => {
     toReceiver.push({ kind: 'resume', seq: sender.connect(), epoch: sender.epoch })
   }
-  const flush = (): void => {
+  const flush = (batchBytes = 0): void => {
     const ack = receiver.ackDue(true)
     if (ack !== null) toSender.push(ack)
-    for (let b = sender.take(); b !== null; b = sender.take()) toReceiver.push({ kind: 'data', bytes: b })
+    if (batchBytes === 0) {
+      for (let b = sender.take(); b !== null; b = sender.take()) toReceiver.push({ kind: 'data', bytes: b })
+    } else {
+      const out: Uint8Array[] = []
+      for (let n = sender.takeInto(out, batchBytes); n > 0; n = sender.takeInto(out, batchBytes)) {
+        const size = out.reduce((sum, b) => sum + b.byteLength, 0)
+        if (n !== out.length || (n > 1 && size > batchBytes)) throw new Error('takeInto overfilled a batch')
+        for (const bytes of out.splice(0)) toReceiver.push({ kind: 'data', bytes })
+      }
+    }
     maxInFlight = Math.max(maxInFlight, sender.inFlightMessages)
     if (sender.inFlightMessages > 1 && sender.inFlightByteCount > limits.bytes) throw new Error('byte window exceeded')
   }
@@ -183,7 +193,7 @@ function run(ops: readonly Op[], limits: WindowLimits, goneAtEnd: boolean) {
         sender.accept(msg(accepted.length, Math.max(4, op.size)))
         accepted.push(accepted.length)
       }
-    } else if (op.type === 'flush') flush()
+    } else if (op.type === 'flush') flush(op.batchBytes)
     else if (op.type === 'wire') wire(op.count)
     else if (op.type === 'consume') consume(op.count)
     else if (op.type === 'acks') acks(op.count)
@@ -212,6 +222,27 @@ function run(ops: readonly Op[], limits: WindowLimits, goneAtEnd: boolean) {
   }
   return { accepted, delivered, dropped, maxInFlight, left: sender.unacknowledged }
 }
+
+test('takeInto() takes what take() would, in batches below a byte limit (a larger message alone), and counts resends apart', () => {
+  const c = counters()
+  const lane = new Lane(1, { messages: 5, bytes: 1000 }, c)
+  for (let i = 0; i < 8; i++) lane.accept(msg(i, i === 2 ? 50 : 10))
+  const out: Uint8Array[] = []
+  expect(lane.takeInto(out, 30)).toBe(0) // not connected
+  lane.connect()
+  expect(lane.takeInto(out, 30)).toBe(2)
+  expect(lane.takeInto(out, 30)).toBe(1) // 50 bytes, alone
+  expect(lane.takeInto(out, 30)).toBe(2) // the window of 5 is full
+  expect(lane.takeInto(out, 30)).toBe(0)
+  expect(out.map(valueOf)).toEqual([0, 1, 2, 3, 4])
+  lane.ack(2)
+  lane.disconnect()
+  lane.connect()
+  out.length = 0
+  expect(lane.takeInto(out, 1000)).toBe(5) // 3 resends, then 2 new
+  expect(out.map(valueOf)).toEqual([2, 3, 4, 5, 6])
+  expect(c).toEqual({ sent: 7, resent: 3 })
+})
 
 test('property: any interleaving of sends, acks, swaps, resumes and reconnects delivers every accepted message exactly once, in order, or reports it', () => {
   fc.assert(
