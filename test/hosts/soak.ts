@@ -421,12 +421,12 @@ async function soak(opts: Options, startedAt: number, atStart: ReturnType<typeof
   /** Waits for the mesh to be full again and every reader to hold `blocks`; `extra` is read afterwards. */
   const onMeshAgain = async (name: string, from: number, blocks: number, extra: () => Partial<PhaseResult>): Promise<void> => {
     const meshed = await waitFor(fullMesh, opts.capMs)
-    const meshMs = meshed ? Math.max(...hosts.map((h) => h.peersChangedAt)) - from : null
+    const meshMs = meshed ? Math.max(from, ...hosts.map((h) => h.peersChangedAt)) - from : null
     const state = describeMesh()
     const pairs = missingPairs()
     const low = fewest().peers
     const held = await waitFor(() => allHold(blocks), opts.verifyCapMs)
-    const blocksMs = held ? Math.max(...readers().map((h) => h.heldAt(blocks) ?? from)) - from : null
+    const blocksMs = held ? Math.max(from, ...readers().map((h) => h.heldAt(blocks) ?? from)) - from : null
     if (!meshed) failures.push(`${name}: the mesh was not full again within ${opts.capMs / 1000} s (${state})`)
     if (!held) failures.push(`${name}: not every reader held all ${blocks} blocks within ${opts.verifyCapMs / 1000} s (${readers().filter((h) => h.held < blocks).map((h) => `${h.name} ${h.held}`).join(', ')})`)
     const result: PhaseResult = { meshMs, blocksMs, fewestPeers: low, missingPairs: pairs, ...extra(), loopDelay: await loopDelays() }
@@ -492,7 +492,7 @@ async function soak(opts: Options, startedAt: number, atStart: ReturnType<typeof
     marks.push({ name: 'mesh', from: joinAt })
     for (const h of hosts) h.proc.send({ cmd: 'join' })
     const meshed = await waitFor(fullMesh, opts.capMs)
-    const meshMs = meshed ? Math.max(...hosts.map((h) => h.peersChangedAt)) - joinAt : null
+    const meshMs = meshed ? Math.max(joinAt, ...hosts.map((h) => h.peersChangedAt)) - joinAt : null
     const meshState = describeMesh()
     if (!meshed) failures.push(`mesh: no full mesh within ${opts.capMs / 1000} s (${meshState})`)
     phases.mesh = { meshMs, blocksMs: null, fewestPeers: fewest().peers, missingPairs: missingPairs(), loopDelay: await loopDelays() }
@@ -507,7 +507,7 @@ async function soak(opts: Options, startedAt: number, atStart: ReturnType<typeof
     marks.push({ name: 'replicate', from: appendAt })
     total = opts.blocks
     const verified = await waitFor(() => allHold(total), opts.verifyCapMs)
-    const blocksMs = verified ? Math.max(...readers().map((h) => h.heldAt(total) ?? appendAt)) - appendAt : null
+    const blocksMs = verified ? Math.max(appendAt, ...readers().map((h) => h.heldAt(total) ?? appendAt)) - appendAt : null
     if (!verified) failures.push(`replicate: not every reader verified all ${total} blocks within ${opts.verifyCapMs / 1000} s`)
     phases.replicate = { meshMs: null, blocksMs, fewestPeers: fewest().peers, missingPairs: missingPairs(), loopDelay: await loopDelays() }
     log(`replicate: ${total} blocks × ${n - 1} readers ${verified ? `verified after ${seconds(blocksMs)}` : 'NOT all verified'}`)
