@@ -1,5 +1,6 @@
 import { ChildProcessWithoutNullStreams, spawn } from 'child_process'
 import { buildSync } from 'esbuild'
+import os from 'os'
 import path from 'path'
 import readline from 'readline'
 import type { Topology } from './netns'
@@ -121,10 +122,16 @@ export class HostLauncher {
   readonly hosts: Host[] = []
   private readonly script: string
 
+  /**
+   * @param env Added to every host's environment.
+   * @param priority The hosts' scheduling priority (nice value), when it is not the caller's own:
+   *   a runner that raised its own priority to keep time gives the hosts the usual one back.
+   */
   constructor(
     private readonly topology: Topology,
     workDir: string,
-    private readonly env: NodeJS.ProcessEnv = {}
+    private readonly env: NodeJS.ProcessEnv = {},
+    private readonly priority: number | null = null
   ) {
     this.script = path.join(workDir, 'host-process.js')
     buildSync({
@@ -146,6 +153,7 @@ export class HostLauncher {
       env: { ...process.env, ...this.env, NODE_PATH: path.join(ROOT, 'node_modules') },
       stdio: ['pipe', 'pipe', 'pipe']
     })
+    if (this.priority !== null && child.pid !== undefined) os.setPriority(child.pid, this.priority)
     const host = new Host(name, child, opts)
     this.hosts.push(host)
     return host

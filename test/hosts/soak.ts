@@ -226,6 +226,9 @@ interface PhaseResult {
   hosts?: string[]
   /** Event-loop delay during the phase, over all hosts (ms). */
   loopDelay?: { p99Max: number; max: number }
+  /** cut: how long the links were down, and how long each `ip` call took (ms). */
+  cutMs?: number
+  ipMs?: { down: number; up: number }
 }
 
 interface SoakResult {
@@ -241,6 +244,8 @@ interface SoakResult {
   /** Host indices (as in `connections`) to names. */
   readonly hostNames: Record<number, string>
   readonly phases: Record<string, PhaseResult>
+  /** When each phase started (Date.now() of this machine, as in the hosts' events and logs). */
+  readonly marks: readonly PhaseMark[]
   readonly blocks: {
     readonly total: number
     readonly perReader: Record<string, ReaderBlocks>
@@ -254,7 +259,13 @@ interface SoakResult {
   }
   readonly connections: ConnectionAnalysis | null
   readonly fewestPeersAtEnd: { peers: number; of: number; host: string } | null
-  readonly loopDelay: { summary: ReturnType<typeof loopDelaySummary>; hosts: Record<string, LoopDelay>; runner: LoopDelay }
+  readonly loopDelay: {
+    summary: ReturnType<typeof loopDelaySummary>
+    hosts: Record<string, LoopDelay>
+    /** The runner's own, from the join to the end, and its stalls of a second or more. */
+    runner: LoopDelay
+    runnerStalls: ReadonlyArray<{ at: number; ms: number; doing: string }>
+  }
   readonly networkerErrors: Record<string, number>
   readonly hostErrors: string[]
   readonly failures: string[]
@@ -266,8 +277,43 @@ interface SoakResult {
 /** The runner's own event-loop delay: when it lags, its clock for cuts and waits lags too. */
 const runnerLoop = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS })
 
+/** The runner's stalls of a second or more, and what it was doing (set around its blocking calls). */
+const stalls: Array<{ at: number; ms: number; doing: string }> = []
+let doing = 'waiting'
+function watchStalls(): () => void {
+  let last = Date.now()
+  let during = doing
+  const timer = setInterval(() => {
+    const now = Date.now()
+    if (now - last >= 1100) stalls.push({ at: last, ms: now - last - 100, doing: during })
+    last = now
+    during = doing
+  }, 100)
+  return () => clearInterval(timer)
+}
+
+/** Runs a blocking call under a label for `stalls`; returns its duration (ms). */
+function timed(label: string, fn: () => void): number {
+  const start = Date.now()
+  doing = label
+  try {
+    fn()
+  } finally {
+    doing = 'waiting'
+  }
+  return Date.now() - start
+}
+
+/**
+ * The runner is the measuring instrument: it cuts and restores links and reads the clock. On a
+ * saturated machine (50 hosts on 2 cores, with other work) a runner at the usual priority was
+ * runnable but not running for up to 18 s, so a 5 s cut lasted 15–20 s. It raises its own
+ * priority by 10 (as root) and starts the hosts (and the DHT) at the priority it had.
+ */
+const hostPriority = os.getPriority()
+const RUNNER_BOOST = 10
+
 async function soak(opts: Options, startedAt: number, atStart: ReturnType<typeof machine>): Promise<SoakResult> {
-  runnerLoop.enable()
   const deadlineAt = startedAt + opts.deadlineMs
   const failures: string[] = []
   const phases: Record<string, PhaseResult> = {}
@@ -339,38 +385,60 @@ async function soak(opts: Options, startedAt: number, atStart: ReturnType<typeof
     return { p99Max: Math.max(0, ...since.map((d) => d.p99)), max: Math.max(0, ...since.map((d) => d.max)) }
   }
 
-  /** For each disturbed host: ms from `from` until every other live host had dropped it. */
+  /**
+   * For each disturbed host: ms from `from` until the last of the hosts that had it as a peer at
+   * `from` no longer did (the first of their `peers` events after `from` without it, in their
+   * current process); null when one of them still had it. Read from `peers` events, as the
+   * waits are: a host's `peer-remove` line can arrive a moment after its `peers` line.
+   */
   const detection = (disturbed: readonly SoakHost[], from: number): Record<string, number | null> => {
     const out: Record<string, number | null> = {}
+    const observers = hosts.filter((h) => !disturbed.includes(h) && h.up)
     for (const target of disturbed) {
-      const observers = hosts.filter((h) => !disturbed.includes(h) && h.up)
-      let latest = 0
+      let latest = from
       let all = true
       for (const o of observers) {
-        if (o.peers.includes(target.key)) {
-          all = false
-          continue
+        let connected = false
+        let droppedAt: number | null = null
+        for (const e of o.proc.events) {
+          if (e.event !== 'peers') continue
+          const has = (e.keys as string[]).includes(target.key)
+          if ((e.at ?? 0) < from) connected = has
+          else if (!has) {
+            droppedAt = e.at ?? 0
+            break
+          }
         }
-        const removed = o.proc.find((e) => e.event === 'peer-remove' && e.remote === target.key && (e.at ?? 0) >= from)
-        latest = Math.max(latest, removed?.at ?? from)
+        if (!connected) continue
+        if (droppedAt === null) all = false
+        else latest = Math.max(latest, droppedAt)
       }
       out[target.name] = all ? latest - from : null
     }
     return out
   }
 
-  const onMeshAgain = async (name: string, from: number, blocks: number, extra: Partial<PhaseResult>): Promise<void> => {
+  /** Waits for the mesh to be full again and every reader to hold `blocks`; `extra` is read afterwards. */
+  const onMeshAgain = async (name: string, from: number, blocks: number, extra: () => Partial<PhaseResult>): Promise<void> => {
     const meshed = await waitFor(fullMesh, opts.capMs)
-    const meshMs = meshed ? Math.max(...hosts.map((h) => h.peersChangedAt)) - from : null
+    const meshMs = meshed ? Math.max(from, ...hosts.map((h) => h.peersChangedAt)) - from : null
+    const state = describeMesh()
+    const pairs = missingPairs()
+    const low = fewest().peers
     const held = await waitFor(() => allHold(blocks), opts.verifyCapMs)
-    const blocksMs = held ? Math.max(...readers().map((h) => h.heldAt(blocks) ?? from)) - from : null
-    if (!meshed) failures.push(`${name}: the mesh was not full again within ${opts.capMs / 1000} s (${describeMesh()})`)
+    const blocksMs = held ? Math.max(from, ...readers().map((h) => h.heldAt(blocks) ?? from)) - from : null
+    if (!meshed) failures.push(`${name}: the mesh was not full again within ${opts.capMs / 1000} s (${state})`)
     if (!held) failures.push(`${name}: not every reader held all ${blocks} blocks within ${opts.verifyCapMs / 1000} s (${readers().filter((h) => h.held < blocks).map((h) => `${h.name} ${h.held}`).join(', ')})`)
-    phases[name] = { meshMs, blocksMs, fewestPeers: fewest().peers, missingPairs: missingPairs(), ...extra, loopDelay: await loopDelays() }
-    log(`${name}: mesh ${meshed ? `full again after ${seconds(meshMs)}` : `NOT full again (${describeMesh()})`}; blocks ${held ? `all held after ${seconds(blocksMs)}` : 'missing'}`)
+    const result: PhaseResult = { meshMs, blocksMs, fewestPeers: low, missingPairs: pairs, ...extra(), loopDelay: await loopDelays() }
+    phases[name] = result
+    log(
+      `${name}: dropped by all others after ${describeDetection(result.detectionMs ?? {})}; ` +
+        `mesh ${meshed ? `full again after ${seconds(meshMs)}` : `NOT full again (${state})`}; blocks ${held ? `all held after ${seconds(blocksMs)}` : 'missing'}`
+    )
   }
 
   const openAtEnd: ConnOpenAtEnd[] = []
+  let stopWatch = (): void => {}
   const hostLoopDelay: Record<string, LoopDelay> = {}
   try {
     // Setup: namespaces (host 0 is the DHT's), the bundled host script, the DHT, then the hosts.
@@ -382,7 +450,7 @@ async function soak(opts: Options, startedAt: number, atStart: ReturnType<typeof
     setupMs.namespaces = Date.now() - t
     log(`${n + 1} namespaces with static neighbour entries in ${seconds(setupMs.namespaces)}`)
     t = Date.now()
-    const launcher = new HostLauncher(topology, workDir, { HOST_TIMEOUT: String(opts.timeout) })
+    const launcher = new HostLauncher(topology, workDir, { HOST_TIMEOUT: String(opts.timeout) }, hostPriority)
     resources.launcher = launcher
 
     const stderrOf = (host: { stderr: string }) => (text: string) => {
@@ -416,16 +484,19 @@ async function soak(opts: Options, startedAt: number, atStart: ReturnType<typeof
     setupMs.processes = Date.now() - t
     log(`DHT (bootstrap + 2 persistent nodes) and ${n} host processes up in ${seconds(setupMs.processes)}`)
 
-    // 1. mesh: everyone joins at once.
+    // 1. mesh: everyone joins at once. From here on the runner's own loop delay is measured.
+    runnerLoop.enable()
+    stopWatch = watchStalls()
     current = 'mesh'
     const joinAt = Date.now()
     marks.push({ name: 'mesh', from: joinAt })
     for (const h of hosts) h.proc.send({ cmd: 'join' })
     const meshed = await waitFor(fullMesh, opts.capMs)
-    const meshMs = meshed ? Math.max(...hosts.map((h) => h.peersChangedAt)) - joinAt : null
-    if (!meshed) failures.push(`mesh: no full mesh within ${opts.capMs / 1000} s (${describeMesh()})`)
+    const meshMs = meshed ? Math.max(joinAt, ...hosts.map((h) => h.peersChangedAt)) - joinAt : null
+    const meshState = describeMesh()
+    if (!meshed) failures.push(`mesh: no full mesh within ${opts.capMs / 1000} s (${meshState})`)
     phases.mesh = { meshMs, blocksMs: null, fewestPeers: fewest().peers, missingPairs: missingPairs(), loopDelay: await loopDelays() }
-    log(`mesh: ${meshed ? `full (${n - 1} peers each) after ${seconds(meshMs)}` : `NOT full (${describeMesh()})`}`)
+    log(`mesh: ${meshed ? `full (${n - 1} peers each) after ${seconds(meshMs)}` : `NOT full (${meshState})`}`)
 
     // 2. replicate.
     current = 'replicate'
@@ -436,7 +507,7 @@ async function soak(opts: Options, startedAt: number, atStart: ReturnType<typeof
     marks.push({ name: 'replicate', from: appendAt })
     total = opts.blocks
     const verified = await waitFor(() => allHold(total), opts.verifyCapMs)
-    const blocksMs = verified ? Math.max(...readers().map((h) => h.heldAt(total) ?? appendAt)) - appendAt : null
+    const blocksMs = verified ? Math.max(appendAt, ...readers().map((h) => h.heldAt(total) ?? appendAt)) - appendAt : null
     if (!verified) failures.push(`replicate: not every reader verified all ${total} blocks within ${opts.verifyCapMs / 1000} s`)
     phases.replicate = { meshMs: null, blocksMs, fewestPeers: fewest().peers, missingPairs: missingPairs(), loopDelay: await loopDelays() }
     log(`replicate: ${total} blocks × ${n - 1} readers ${verified ? `verified after ${seconds(blocksMs)}` : 'NOT all verified'}`)
@@ -450,18 +521,24 @@ async function soak(opts: Options, startedAt: number, atStart: ReturnType<typeof
     current = 'cut'
     const cutAt = Date.now()
     marks.push({ name: 'cut', from: cutAt })
-    topology.link(cutSet.map((h) => h.index), false)
+    const linkDownMs = timed('link down', () => topology.link(cutSet.map((h) => h.index), false))
     writer.proc.send({ cmd: 'append', from: total, count: opts.extraBlocks, size: opts.blockSize })
     total += opts.extraBlocks
     const cutKeys = new Set(cutSet.map((h) => h.key))
     await waitFor(() => hosts.every((h) => cutSet.includes(h) || !h.peers.some((key) => cutKeys.has(key))), opts.cutMs)
-    const cutDetection = detection(cutSet, cutAt)
-    await sleep(Math.max(0, cutAt + opts.cutMs - Date.now()))
-    topology.link(cutSet.map((h) => h.index), true)
+    // The cut lasts cutMs from the moment the link was down (the `ip` call can wait for the kernel).
+    await sleep(Math.max(0, cutAt + linkDownMs + opts.cutMs - Date.now()))
+    const linkUpMs = timed('link up', () => topology.link(cutSet.map((h) => h.index), true))
     const restoreAt = Date.now()
     for (const h of cutSet) disturbances.push({ host: h.index, from: cutAt, to: restoreAt })
-    log(`cut: ${cutSet.map((h) => h.name).join(', ')} for ${seconds(restoreAt - cutAt)}; dropped by all others after ${describeDetection(cutDetection)}`)
-    await onMeshAgain('cut', restoreAt, total, { detectionMs: cutDetection, hosts: cutSet.map((h) => h.name) })
+    log(`cut: ${cutSet.map((h) => h.name).join(', ')} for ${seconds(restoreAt - cutAt)} (ip: down ${linkDownMs} ms, up ${linkUpMs} ms)`)
+    await onMeshAgain('cut', restoreAt, total, () => ({
+      // Read once the phase is over: a drop that landed just after the restore still counts.
+      detectionMs: detection(cutSet, cutAt),
+      hosts: cutSet.map((h) => h.name),
+      cutMs: restoreAt - cutAt,
+      ipMs: { down: linkDownMs, up: linkUpMs }
+    }))
 
     // 4. SIGKILL k other readers, append, wait until the others dropped them, restart on the same storage.
     current = 'kill'
@@ -479,12 +556,12 @@ async function soak(opts: Options, startedAt: number, atStart: ReturnType<typeof
     await waitFor(() => hosts.every((h) => !h.up || !h.peers.some((key) => killedKeys.has(key))), opts.capMs)
     const killDetection = detection(killSet, killAt)
     const restartAt = Date.now()
-    for (const h of killSet) {
-      disturbances.push({ host: h.index, from: killAt, to: restartAt })
-      spawn(h, [])
-    }
-    log(`kill: ${killSet.map((h) => h.name).join(', ')}; dropped by all others after ${describeDetection(killDetection)}; restarted`)
-    await onMeshAgain('kill', restartAt, total, { detectionMs: killDetection, hosts: killSet.map((h) => h.name) })
+    const spawnMs = timed('restart', () => {
+      for (const h of killSet) spawn(h, [])
+    })
+    for (const h of killSet) disturbances.push({ host: h.index, from: killAt, to: restartAt + spawnMs })
+    log(`kill: ${killSet.map((h) => h.name).join(', ')} killed, restarted after ${seconds(restartAt - killAt)}`)
+    await onMeshAgain('kill', restartAt, total, () => ({ detectionMs: killDetection, hosts: killSet.map((h) => h.name) }))
   } catch (err) {
     if (err instanceof DeadlineError) failures.push(err.message)
     else failures.push(`${current}: ${err instanceof Error ? err.message : String(err)}`)
@@ -492,6 +569,8 @@ async function soak(opts: Options, startedAt: number, atStart: ReturnType<typeof
   }
 
   // The end: what every host holds and has open, and its event-loop delay over the whole run.
+  stopWatch()
+  runnerLoop.disable()
   const endAt = Date.now()
   marks.push({ name: 'end', from: endAt })
   const live = hosts.filter((h) => h.up && h.generations.length > 0 && !h.proc.exited)
@@ -609,10 +688,11 @@ async function soak(opts: Options, startedAt: number, atStart: ReturnType<typeof
     setupMs,
     hostNames: Object.fromEntries(hosts.map((h) => [h.index, h.name])),
     phases,
+    marks,
     blocks: { total, perReader, ...sum },
     connections,
     fewestPeersAtEnd: low === null ? null : { peers: low.peers, of: n - 1, host: low.host },
-    loopDelay: { summary: loopDelaySummary(Object.values(hostLoopDelay)), hosts: hostLoopDelay, runner: loopDelayOf(runnerLoop) },
+    loopDelay: { summary: loopDelaySummary(Object.values(hostLoopDelay)), hosts: hostLoopDelay, runner: loopDelayOf(runnerLoop), runnerStalls: stalls },
     networkerErrors,
     hostErrors,
     failures,
@@ -664,7 +744,8 @@ function print(r: SoakResult): void {
     const p = phase(name)
     if (p === undefined) return 'not run'
     const mesh = p.meshMs === null ? `NOT full again (fewest ${p.fewestPeers} of ${r.hosts - 1}; ${missing(p)})` : `mesh full again ${seconds(p.meshMs)}`
-    return `${p.hosts?.join(', ') ?? ''}: dropped by all others after ${detect(name)}; ${mesh}, all blocks ${seconds(p.blocksMs)} after ${name === 'cut' ? 'the restore' : 'the restart'}`
+    const cut = p.cutMs === undefined ? '' : ` for ${seconds(p.cutMs)}`
+    return `${p.hosts?.join(', ') ?? ''}${cut}: dropped by all others after ${detect(name)}; ${mesh}, all blocks ${seconds(p.blocksMs)} after ${name === 'cut' ? 'the restore' : 'the restart'}`
   }
   const rows: Array<[string, string]> = [
     ['hosts', `${r.hosts} (1 writer, ${r.hosts - 1} readers) + private DHT (bootstrap + 2 persistent nodes); timeout ${r.options.timeout} ms`],
@@ -692,7 +773,12 @@ function print(r: SoakResult): void {
     ['never carried data', c === null ? '—' : `${c.neverCarriedData.connections} connections (${c.neverCarriedData.openAsPeers} still open as peers at the end)`],
     ['fewest peers at the end', r.fewestPeersAtEnd === null ? '—' : `${r.fewestPeersAtEnd.peers} of ${r.fewestPeersAtEnd.of} (${r.fewestPeersAtEnd.host})`],
     ['event-loop delay', `p50 ${ld.p50Median} ms (median host), p99 ${ld.p99Median} ms median / ${ld.p99Max} ms worst host, max ${ld.max} ms`],
-    ['runner loop delay', `p99 ${r.loopDelay.runner.p99} ms, max ${r.loopDelay.runner.max} ms (the harness's own clock for cuts and waits)`],
+    [
+      'runner loop delay',
+      `p99 ${r.loopDelay.runner.p99} ms, max ${r.loopDelay.runner.max} ms, ${r.loopDelay.runnerStalls.length} stalls ≥ 1 s` +
+        (r.loopDelay.runnerStalls.length > 0 ? ` (longest ${seconds(Math.max(...r.loopDelay.runnerStalls.map((st) => st.ms)))})` : '') +
+        ' (the harness\'s own clock for cuts and waits)'
+    ],
     ['networker errors', Object.keys(r.networkerErrors).length === 0 ? 'none' : JSON.stringify(r.networkerErrors)],
     ['duration', seconds(r.durationMs)]
   ]
@@ -727,6 +813,7 @@ async function main(): Promise<void> {
   }
   const startedAt = Date.now()
   const atStart = machine()
+  os.setPriority(Math.max(-20, hostPriority - RUNNER_BOOST))
   // A last resort if teardown itself hangs: everything is released synchronously on exit.
   setTimeout(() => {
     console.error('the global deadline passed and the run did not stop: forcing it')
