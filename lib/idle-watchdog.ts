@@ -2,12 +2,16 @@
 export interface Watchable {
   /** Bytes received after the handshake; any frame, keep-alives included, moves it. */
   readonly rawBytesRead: number
+  /** The transport (a UDX stream): every packet it receives, acknowledgements and retransmits included. */
+  readonly rawStream?: { readonly packetsReceived?: number } | null
   readonly destroyed: boolean
   destroy(err?: Error): void
 }
 
 interface Watch {
   bytes: number
+  /** Transport packets received, when they count as a sign of life (else -1). */
+  packets: number
   /** ms of silence counted so far (only while this process was running, see `tick`). */
   idle: number
   budget: number
@@ -22,8 +26,10 @@ export const TIMED_OUT = 'Stream timed out'
  * Silence counts from the last frame received, and only while this process itself was running:
  * each tick adds the time since the previous tick, but at most two tick periods. When the event
  * loop was blocked for a second, the frames the remote sent meanwhile are still unread in the
- * socket, so that second is no verdict on the remote. A dead or cut remote is still dropped
- * within its budget plus one tick.
+ * socket, so that second is no verdict on the remote. And a late tick gives no verdict at all:
+ * Node runs timers before it reads sockets, so the frames that arrived during the stall are read
+ * only after that tick. A dead or cut remote is still dropped within its budget plus a tick or
+ * two.
  */
 export class IdleWatchdog {
   private readonly watched = new Map<Watchable, Watch>()
@@ -39,14 +45,22 @@ export class IdleWatchdog {
     private readonly now: () => number = () => performance.now()
   ) {}
 
-  /** Starts (or re-budgets) the watch of a connection: destroyed after `budget` ms of silence. */
-  watch(stream: Watchable, budget: number): void {
+  /**
+   * Starts (or re-budgets) the watch of a connection: destroyed after `budget` ms of silence.
+   * With `transport`, a packet the transport received (an acknowledgement of what we sent, a
+   * frame still waiting behind a lost one) counts as a sign of life too: a remote that answers
+   * at that level is alive, while a frame lost on a congested link holds every later one back
+   * for a retransmission timeout or two.
+   */
+  watch(stream: Watchable, budget: number, transport = false): void {
+    const packets = transport ? packetsOf(stream) : -1
     const existing = this.watched.get(stream)
     if (existing !== undefined) {
       existing.budget = budget
+      existing.packets = packets
       return
     }
-    this.watched.set(stream, { bytes: stream.rawBytesRead, idle: 0, budget })
+    this.watched.set(stream, { bytes: stream.rawBytesRead, packets, idle: 0, budget })
     if (this.timer === null) {
       this.lastTick = this.now()
       this.timer = setInterval(() => this.check(), this.tick)
@@ -75,24 +89,33 @@ export class IdleWatchdog {
   /** One tick: exported for tests through `check`, run by the timer otherwise. */
   check(): void {
     const now = this.now()
-    const credit = Math.min(now - this.lastTick, 2 * this.tick)
+    const elapsed = now - this.lastTick
+    const credit = Math.min(elapsed, 2 * this.tick)
+    // This process was stalled: what the remotes sent meanwhile is not read yet.
+    const late = elapsed > 1.5 * this.tick
     this.lastTick = now
     for (const [stream, watch] of this.watched) {
       if (stream.destroyed) {
         this.watched.delete(stream)
         continue
       }
-      if (stream.rawBytesRead !== watch.bytes) {
+      const packets = watch.packets === -1 ? -1 : packetsOf(stream)
+      if (stream.rawBytesRead !== watch.bytes || packets !== watch.packets) {
         watch.bytes = stream.rawBytesRead
+        watch.packets = packets
         watch.idle = 0
         continue
       }
       watch.idle += credit
-      if (watch.idle >= watch.budget) {
+      if (watch.idle >= watch.budget && !late) {
         this.watched.delete(stream)
         stream.destroy(new Error(TIMED_OUT))
       }
     }
     if (this.watched.size === 0) this.stop()
   }
+}
+
+function packetsOf(stream: Watchable): number {
+  return stream.rawStream?.packetsReceived ?? 0
 }

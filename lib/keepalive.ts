@@ -89,8 +89,9 @@ function openKeepAlive(stream: NoiseSecretStream, mux: Protomux, opts: KeepAlive
       opened = true
       if (timeout > 0 && !stream.destroyed) {
         ch.messages[0].send(c.encode(c.uint, Math.max(MIN_KEEPALIVE, Math.floor(timeout / KEEPALIVE_DIVISOR))))
-        // From now on silence is measured against the timeout itself.
-        watchdog?.watch(stream, timeout)
+        // From now on silence is measured against the timeout itself, and the remote's transport
+        // acknowledging what we send counts as a sign of life.
+        watchdog?.watch(stream, timeout, true)
       }
       answered()
     },

@@ -7,7 +7,7 @@ declare module '@hyperswarm/secret-stream' {
     readonly publicKey: Buffer
     readonly remotePublicKey: Buffer
     readonly handshakeHash: Buffer | null
-    readonly rawStream: { remoteHost?: string; remotePort?: number } | null
+    readonly rawStream: { remoteHost?: string; remotePort?: number; packetsReceived?: number } | null
     readonly rawBytesRead: number
     readonly rawBytesWritten: number
     readonly opened: Promise<boolean>

@@ -1,9 +1,10 @@
 import { IdleWatchdog, TIMED_OUT, Watchable } from '../../lib/idle-watchdog'
 
 /** A connection the test feeds bytes to by hand. */
-function stream(): Watchable & { rawBytesRead: number; destroyed: boolean; reason: Error | null } {
+function stream(): Watchable & { rawBytesRead: number; rawStream: { packetsReceived: number }; destroyed: boolean; reason: Error | null } {
   const s = {
     rawBytesRead: 0,
+    rawStream: { packetsReceived: 0 },
     destroyed: false,
     reason: null as Error | null,
     destroy(err?: Error) {
@@ -53,6 +54,42 @@ describe('IdleWatchdog', () => {
     s.rawBytesRead += 17 // what the remote sent meanwhile, read right after the stall
     advance(900)
     expect(s.destroyed).toBe(false)
+  })
+
+  it('gives no verdict on a late tick: the frames that arrived during the stall are read after it', () => {
+    const s = stream()
+    dog.watch(s, 1000)
+    advance(800) // 800 ms of real silence
+    clock += 600 // a stall: the budget is spent, but this tick is late
+    dog.check()
+    expect(s.destroyed).toBe(false)
+    s.rawBytesRead += 17 // read right after the late tick
+    advance(100)
+    expect(s.destroyed).toBe(false)
+    // Really silent from here: dropped on the first on-time tick past the budget.
+    advance(1000)
+    expect(s.destroyed).toBe(true)
+  })
+
+  it('counts transport packets as life only once asked to (after the handshake), and never before', () => {
+    const early = stream()
+    dog.watch(early, 1000)
+    for (let t = 0; t < 1100; t += 100) {
+      early.rawStream.packetsReceived++ // acknowledgements from a peer that never answers
+      clock += 100
+      dog.check()
+    }
+    expect(early.destroyed).toBe(true)
+    const answered = stream()
+    dog.watch(answered, 1000, true)
+    for (let t = 0; t < 3000; t += 100) {
+      answered.rawStream.packetsReceived++ // frames held back behind a lost one, or acks
+      clock += 100
+      dog.check()
+    }
+    expect(answered.destroyed).toBe(false)
+    advance(1100)
+    expect(answered.destroyed).toBe(true)
   })
 
   it('still drops a dead remote within budget + one tick when ticks are on time', () => {
