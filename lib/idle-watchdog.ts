@@ -17,6 +17,15 @@ interface Watch {
   budget: number
 }
 
+/**
+ * How long (ms) the memory of a stall of this process lasts: the load-dependent allowance halves
+ * over this time.
+ */
+const LAG_HALF_LIFE = 10_000
+
+/** Each ms this process was recently stalled adds this many ms to every budget. */
+const LAG_ALLOWANCE = 2
+
 /** The error a silent connection is destroyed with (the same message as secret-stream's own). */
 export const TIMED_OUT = 'Stream timed out'
 
@@ -30,11 +39,18 @@ export const TIMED_OUT = 'Stream timed out'
  * Node runs timers before it reads sockets, so the frames that arrived during the stall are read
  * only after that tick. A dead or cut remote is still dropped within its budget plus a tick or
  * two.
+ *
+ * And the budget grows with the load this process sees: on a saturated machine its neighbours
+ * are stalled as often as it is, and a remote that does not run cannot keep alive. Every budget
+ * gets twice the longest recent stall of this process (a memory that halves every 10 s); on an
+ * idle machine that is nothing.
  */
 export class IdleWatchdog {
   private readonly watched = new Map<Watchable, Watch>()
   private timer: ReturnType<typeof setInterval> | null = null
   private lastTick = 0
+  /** The longest recent stall of this process (ms), decaying. */
+  private recentLag = 0
 
   /**
    * @param tick ms between checks: the granularity of every verdict.
@@ -74,6 +90,11 @@ export class IdleWatchdog {
     if (this.watched.size === 0) this.stop()
   }
 
+  /** ms added to every budget now, for the recent stalls of this process. */
+  get allowance(): number {
+    return LAG_ALLOWANCE * this.recentLag
+  }
+
   /** How many connections are watched. */
   get size(): number {
     return this.watched.size
@@ -94,6 +115,8 @@ export class IdleWatchdog {
     // This process was stalled: what the remotes sent meanwhile is not read yet.
     const late = elapsed > 1.5 * this.tick
     this.lastTick = now
+    this.recentLag = Math.max(elapsed - this.tick, this.recentLag * 0.5 ** (elapsed / LAG_HALF_LIFE))
+    const allowance = LAG_ALLOWANCE * this.recentLag
     for (const [stream, watch] of this.watched) {
       if (stream.destroyed) {
         this.watched.delete(stream)
@@ -107,7 +130,7 @@ export class IdleWatchdog {
         continue
       }
       watch.idle += credit
-      if (watch.idle >= watch.budget && !late) {
+      if (watch.idle >= watch.budget + allowance && !late) {
         this.watched.delete(stream)
         stream.destroy(new Error(TIMED_OUT))
       }

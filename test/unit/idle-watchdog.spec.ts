@@ -66,8 +66,10 @@ describe('IdleWatchdog', () => {
     s.rawBytesRead += 17 // read right after the late tick
     advance(100)
     expect(s.destroyed).toBe(false)
-    // Really silent from here: dropped on the first on-time tick past the budget.
+    // Really silent from here: dropped once past the budget and the allowance for that stall.
     advance(1000)
+    expect(s.destroyed).toBe(false)
+    advance(1500)
     expect(s.destroyed).toBe(true)
   })
 
@@ -90,6 +92,22 @@ describe('IdleWatchdog', () => {
     expect(answered.destroyed).toBe(false)
     advance(1100)
     expect(answered.destroyed).toBe(true)
+  })
+
+  it('adds twice the recent stalls of this process to every budget, a memory that halves every 10 s', () => {
+    advance(200)
+    expect(dog.allowance).toBe(0)
+    const s = stream()
+    dog.watch(s, 1000)
+    clock += 1100 // a 1 s stall (the tick came 1,000 ms late)
+    dog.check()
+    expect(dog.allowance).toBeCloseTo(2000, -1)
+    advance(2300)
+    expect(s.destroyed).toBe(false) // 1,000 budget + ~1,700 allowance (decaying) not spent yet
+    advance(700)
+    expect(s.destroyed).toBe(true)
+    advance(60_000)
+    expect(dog.allowance).toBeLessThan(40)
   })
 
   it('still drops a dead remote within budget + one tick when ticks are on time', () => {
