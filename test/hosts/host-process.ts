@@ -39,7 +39,7 @@ import { monitorEventLoopDelay } from 'perf_hooks'
 import { createLocalNetwork } from '../../lib/testnet'
 import { ReactiveNetworker } from '../../lib/reactive-networker'
 import type { Peer, PeerStream } from '../../lib/peer'
-import { noiseOf } from '../helpers'
+import { noiseOf } from '../kit/peers'
 import { shortKey } from './keys'
 import { LOOP_RESOLUTION_MS, loopDelayOf } from './soak-report'
 
