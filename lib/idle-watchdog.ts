@@ -15,6 +15,9 @@ interface Watch {
   /** ms of silence counted so far (only while this process was running, see `tick`). */
   idle: number
   budget: number
+  /** The remote's own recent stall as it reported it (ms), and when (this clock). */
+  remoteLag: number
+  remoteLagAt: number
 }
 
 /**
@@ -25,6 +28,9 @@ const LAG_HALF_LIFE = 10_000
 
 /** Each ms this process was recently stalled adds this many ms to every budget. */
 const LAG_ALLOWANCE = 2
+
+/** A stall of this process shorter than this (ms) is not reported to the remotes. */
+const MIN_REPORTED_STALL = 100
 
 /** The error a silent connection is destroyed with (the same message as secret-stream's own). */
 export const TIMED_OUT = 'Stream timed out'
@@ -43,7 +49,9 @@ export const TIMED_OUT = 'Stream timed out'
  * And the budget grows with the load this process sees: on a saturated machine its neighbours
  * are stalled as often as it is, and a remote that does not run cannot keep alive. Every budget
  * gets twice the longest recent stall of this process (a memory that halves every 10 s); on an
- * idle machine that is nothing.
+ * idle machine that is nothing. The remotes do the same and tell us (`onStall`, `remoteStalled`):
+ * a connection's budget grows with the larger of the two, since a remote starved of CPU while
+ * this process was not is just as silent.
  */
 export class IdleWatchdog {
   private readonly watched = new Map<Watchable, Watch>()
@@ -51,6 +59,7 @@ export class IdleWatchdog {
   private lastTick = 0
   /** The longest recent stall of this process (ms), decaying. */
   private recentLag = 0
+  private readonly stallListeners = new Set<(ms: number) => void>()
 
   /**
    * @param tick ms between checks: the granularity of every verdict.
@@ -76,7 +85,7 @@ export class IdleWatchdog {
       existing.packets = packets
       return
     }
-    this.watched.set(stream, { bytes: stream.rawBytesRead, packets, idle: 0, budget })
+    this.watched.set(stream, { bytes: stream.rawBytesRead, packets, idle: 0, budget, remoteLag: 0, remoteLagAt: 0 })
     if (this.timer === null) {
       this.lastTick = this.now()
       this.timer = setInterval(() => this.check(), this.tick)
@@ -87,12 +96,34 @@ export class IdleWatchdog {
   /** Stops watching a connection (it closed, or its remote keeps alive on its own terms). */
   unwatch(stream: Watchable): void {
     this.watched.delete(stream)
-    if (this.watched.size === 0) this.stop()
+    if (this.watched.size === 0) this.pause()
   }
 
   /** ms added to every budget now, for the recent stalls of this process. */
   get allowance(): number {
     return LAG_ALLOWANCE * this.recentLag
+  }
+
+  /**
+   * Calls `listener` with the length (ms) of each stall of this process that is longer than any
+   * it recently had (the memory behind `allowance`), from 100 ms up: what the remotes are told.
+   * Returns the function that removes it.
+   */
+  onStall(listener: (ms: number) => void): () => void {
+    this.stallListeners.add(listener)
+    return () => this.stallListeners.delete(listener)
+  }
+
+  /**
+   * The remote of a watched connection reports a stall of its own (ms): until that memory decays
+   * like ours, the connection's budget grows by twice the larger of the two. The caller bounds `ms`.
+   */
+  remoteStalled(stream: Watchable, ms: number): void {
+    const watch = this.watched.get(stream)
+    if (watch === undefined) return
+    const now = this.now()
+    watch.remoteLag = Math.max(ms, decayed(watch.remoteLag, now - watch.remoteLagAt))
+    watch.remoteLagAt = now
   }
 
   /** How many connections are watched. */
@@ -102,9 +133,15 @@ export class IdleWatchdog {
 
   /** Stops the timer and forgets every connection. */
   stop(): void {
+    this.pause()
+    this.watched.clear()
+    this.stallListeners.clear()
+  }
+
+  /** Stops the timer while nothing is watched (the next `watch` starts it again). */
+  private pause(): void {
     if (this.timer !== null) clearInterval(this.timer)
     this.timer = null
-    this.watched.clear()
   }
 
   /** One tick: exported for tests through `check`, run by the timer otherwise. */
@@ -115,8 +152,12 @@ export class IdleWatchdog {
     // This process was stalled: what the remotes sent meanwhile is not read yet.
     const late = elapsed > 1.5 * this.tick
     this.lastTick = now
-    this.recentLag = Math.max(elapsed - this.tick, this.recentLag * 0.5 ** (elapsed / LAG_HALF_LIFE))
-    const allowance = LAG_ALLOWANCE * this.recentLag
+    const stall = elapsed - this.tick
+    const remembered = decayed(this.recentLag, elapsed)
+    this.recentLag = Math.max(stall, remembered)
+    if (stall > remembered && stall >= MIN_REPORTED_STALL) {
+      for (const listener of this.stallListeners) listener(Math.round(stall))
+    }
     for (const [stream, watch] of this.watched) {
       if (stream.destroyed) {
         this.watched.delete(stream)
@@ -130,13 +171,20 @@ export class IdleWatchdog {
         continue
       }
       watch.idle += credit
-      if (watch.idle >= watch.budget + allowance && !late) {
+      const lag = Math.max(this.recentLag, decayed(watch.remoteLag, now - watch.remoteLagAt))
+      if (watch.idle >= watch.budget + LAG_ALLOWANCE * lag && !late) {
         this.watched.delete(stream)
-        stream.destroy(new Error(TIMED_OUT))
+        // What the verdict was made of, for whoever logs the error.
+        stream.destroy(Object.assign(new Error(TIMED_OUT), { silence: Math.round(watch.idle), budget: watch.budget, lag: Math.round(this.recentLag), remoteLag: Math.round(decayed(watch.remoteLag, now - watch.remoteLagAt)) }))
       }
     }
-    if (this.watched.size === 0) this.stop()
+    if (this.watched.size === 0) this.pause()
   }
+}
+
+/** A stall memory of `ms`, `age` ms later. */
+function decayed(ms: number, age: number): number {
+  return ms === 0 ? 0 : ms * 0.5 ** (age / LAG_HALF_LIFE)
 }
 
 function packetsOf(stream: Watchable): number {

@@ -15,6 +15,12 @@ const MIN_KEEPALIVE = 100
 const KEEPALIVE_DIVISOR = 4
 
 /**
+ * The longest stall (ms) a remote may report, as a multiple of `timeout`: a remote's report
+ * stretches its connection's budget by at most twice this.
+ */
+const MAX_REMOTE_STALL_FACTOR = 2
+
+/**
  * Before the keep-alive channel has answered, a connection may stay silent for this many
  * `timeout`s: the handshake budget. Two saturated ends answer late, not never.
  */
@@ -75,13 +81,18 @@ function openKeepAlive(stream: NoiseSecretStream, mux: Protomux, opts: KeepAlive
       {
         encoding: c.raw,
         onmessage: (bytes: Uint8Array) => {
-          try {
-            const ms = c.decode(c.uint, bytes)
-            if (ms < MIN_KEEPALIVE) return
-            if (!stream.keepAlive || ms < stream.keepAlive) stream.setKeepAlive(ms)
-          } catch (err) {
-            onerror(errors.decode(KEEPALIVE_PROTOCOL, toHex(stream.remotePublicKey), err))
-          }
+          const ms = decodeMs(bytes)
+          if (ms === null || ms < MIN_KEEPALIVE) return
+          if (!stream.keepAlive || ms < stream.keepAlive) stream.setKeepAlive(ms)
+        }
+      },
+      {
+        // The remote's event loop was stalled this long (ms): it could not keep alive meanwhile.
+        encoding: c.raw,
+        onmessage: (bytes: Uint8Array) => {
+          const ms = decodeMs(bytes)
+          if (ms === null || timeout === 0) return
+          watchdog?.remoteStalled(stream, Math.min(ms, MAX_REMOTE_STALL_FACTOR * timeout))
         }
       }
     ],
@@ -92,6 +103,9 @@ function openKeepAlive(stream: NoiseSecretStream, mux: Protomux, opts: KeepAlive
         // From now on silence is measured against the timeout itself, and the remote's transport
         // acknowledging what we send counts as a sign of life.
         watchdog?.watch(stream, timeout, true)
+        // And the remote hears of this process's stalls, to stretch its own budget for us.
+        const off = watchdog?.onStall((ms) => ch.messages[1].send(c.encode(c.uint, ms)))
+        if (off !== undefined) stream.once('close', off)
       }
       answered()
     },
@@ -107,4 +121,13 @@ function openKeepAlive(stream: NoiseSecretStream, mux: Protomux, opts: KeepAlive
   if (channel === null) return
   const ch = channel
   ch.open()
+
+  function decodeMs(bytes: Uint8Array): number | null {
+    try {
+      return c.decode(c.uint, bytes)
+    } catch (err) {
+      onerror(errors.decode(KEEPALIVE_PROTOCOL, toHex(stream.remotePublicKey), err))
+      return null
+    }
+  }
 }

@@ -84,14 +84,20 @@ async function main(): Promise<void> {
   const blockSize = value('--block-size')
   const [host, port] = bootstrapArg.split(':')
   const store = new Corestore(dir)
+  const dht = new HyperDHT({ bootstrap: [{ host, port: Number(port) }], host: address, ephemeral: true, firewalled: false })
   const networker = new ReactiveNetworker(store, {
     // Hosts on one bridge reach each other directly: not firewalled (HyperDHT's holepunch path
     // for firewalled nodes opens connections that never carry data between namespaces).
-    dht: new HyperDHT({ bootstrap: [{ host, port: Number(port) }], host: address, ephemeral: true, firewalled: false }),
+    dht,
     timeout: Number(process.env.HOST_TIMEOUT ?? 2000),
     relookupBackoff: [500, 1000, 2000]
   })
   const hex = (key: Uint8Array): string => b4a.toString(key, 'hex')
+  const udxOf = (stream: NoiseSecretStream): Record<string, number> | null => {
+    const raw = stream.rawStream as unknown as Record<string, number> | null
+    if (!raw || typeof raw.rtoCount !== 'number') return null
+    return { rto: raw.rtoCount, retransmits: raw.retransmits, rtt: raw.rtt, inflight: raw.inflight, cwnd: raw.cwnd, packetsReceived: raw.packetsReceived }
+  }
 
   // Every raw connection (before admission and dedup), and which one each peer rides on.
   const opened = new Map<PeerStream, { id: string; at: number; error: string | null; errorAt: number | null }>()
@@ -104,10 +110,11 @@ async function main(): Promise<void> {
       const id = stream.handshakeHash ? hex(stream.handshakeHash).slice(0, 24) : `local-${process.pid}-${nextId++}`
       const entry = { id, at: Date.now(), error: null as string | null, errorAt: null as number | null }
       opened.set(connection, entry)
-      stream.on('error', (err: Error) => {
+      stream.on('error', (err: Error & { silence?: number; budget?: number; lag?: number; remoteLag?: number }) => {
         entry.error = err.message
         entry.errorAt = Date.now()
-        say({ event: 'conn-error', remote, message: err.message })
+        const { silence, budget, lag, remoteLag } = err
+        say({ event: 'conn-error', remote, message: err.message, verdict: silence === undefined ? undefined : { silence, budget, lag, remoteLag, udx: udxOf(stream) } })
       })
       say({ event: 'conn-open', id, remote, initiator: connection.isInitiator })
       return
@@ -126,7 +133,8 @@ async function main(): Promise<void> {
       error: entry?.error ?? null,
       errorAt: entry?.errorAt ?? null,
       role: current === connection ? 'current' : current !== undefined ? 'replaced' : 'unadmitted',
-      timeout: stream.timeout
+      timeout: stream.timeout,
+      udx: udxOf(stream)
     })
   })
 
@@ -185,7 +193,8 @@ async function main(): Promise<void> {
         }
         say({ event: 'verified', ok, count, length: core.length })
       } else if (command.cmd === 'stats') {
-        say({ event: 'stats', whole: loopDelayOf(whole), since: loopDelayOf(since) })
+        const udx = (dht as unknown as { udx?: { packetsDroppedByKernel?: number } }).udx
+        say({ event: 'stats', whole: loopDelayOf(whole), since: loopDelayOf(since), droppedByKernel: udx?.packetsDroppedByKernel ?? null })
         since.reset()
       } else if (command.cmd === 'snapshot') {
         const now = Date.now()

@@ -148,7 +148,9 @@ export class HostLauncher {
 
   start(index: number, name: string, args: readonly string[], opts: ConstructorParameters<typeof Host>[2] = {}): Host {
     const [cmd, ...prefix] = this.topology.exec(index)
-    const child = spawn(cmd, [...prefix, process.execPath, this.script, ...args], {
+    // SOAK_HOST_NODE_ARGS: extra node flags for every host, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
+    const nodeArgs = (process.env.SOAK_HOST_NODE_ARGS ?? '').split(' ').filter(Boolean)
+    const child = spawn(cmd, [...prefix, process.execPath, ...nodeArgs, this.script, ...args], {
       cwd: ROOT,
       env: { ...process.env, ...this.env, NODE_PATH: path.join(ROOT, 'node_modules') },
       stdio: ['pipe', 'pipe', 'pipe']

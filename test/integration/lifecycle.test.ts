@@ -277,6 +277,47 @@ async function startTimeoutPeer(topic: Buffer, timeout: number): Promise<Child> 
   }
 }
 
+test('a remote that told us of its stalls keeps its connection through a longer one (SIGSTOP), and a killed one is still dropped', async () => {
+  const timeout = 2000
+  const topic = randomTopic()
+  const child = await startTimeoutPeer(topic, timeout)
+  const parent = h.networker(h.store(), { timeout })
+  await parent.configure(topic, { announce: false, lookup: true })
+  const childPeer = (peers: readonly Peer[]): Peer | undefined =>
+    peers.find((p) => b4a.toString(p.remotePublicKey, 'hex') === child.publicKey)
+  await waitFor(parent.peers$, (peers) => childPeer(peers) !== undefined, 20_000)
+  await child.connectedTo((parent.publicKey as Buffer).toString('hex'), 20_000)
+  // Every change of the child's peer (a drop and a quick re-dial would show as a swap) and every
+  // close of a connection to it.
+  const changes: string[] = []
+  parent.peerEvents$.subscribe(({ type, peer }) => {
+    if (b4a.toString(peer.remotePublicKey, 'hex') === child.publicKey) changes.push(type)
+  })
+  parent.connections$.subscribe(({ type, connection }) => {
+    if (type === 'close' && b4a.toString(connection.remotePublicKey, 'hex') === child.publicKey) changes.push('close')
+  })
+  const connection = noiseOf(childPeer(peersNow(parent)) as Peer)
+  const stop = async (ms: number): Promise<void> => {
+    child.process.kill('SIGSTOP')
+    await sleep(ms)
+    child.process.kill('SIGCONT')
+  }
+  // A short stall, well inside the timeout: the child's watchdog sees it and tells us (~800 ms).
+  await stop(800)
+  await sleep(500)
+  // Then one longer than the timeout. Without the report it is cut at 2 s of silence; with it, its
+  // budget is 2 s plus twice the reported stall (decaying): about 3.3 s at the end of this one.
+  await stop(2300)
+  await sleep(1500)
+  expect(changes).toEqual([])
+  expect(connection.destroyed).toBe(false)
+  // A dead remote is still dropped, within its stretched budget.
+  const killed = Date.now()
+  child.process.kill('SIGKILL')
+  await waitFor(parent.peers$, (peers) => childPeer(peers) === undefined, 20_000)
+  expect(Date.now() - killed).toBeLessThan(timeout + 2 * 2 * timeout + 1000)
+})
+
 test('the timeout option: a peer that stops answering is dropped in about timeout', async () => {
   const timeout = 2000
   const topic = randomTopic()

@@ -110,6 +110,45 @@ describe('IdleWatchdog', () => {
     expect(dog.allowance).toBeLessThan(40)
   })
 
+  it('tells its listeners of each stall longer than it recently had (from 100 ms), and of no other', () => {
+    const stalls: number[] = []
+    const off = dog.onStall((ms) => stalls.push(ms))
+    dog.watch(stream(), 100_000) // the timer runs while something is watched
+    advance(500)
+    clock += 150 // a 50 ms stall: too short to tell
+    dog.check()
+    clock += 700 // 600 ms
+    dog.check()
+    clock += 400 // 300 ms: shorter than the memory of the last one
+    dog.check()
+    advance(30_000) // the memory halves every 10 s: 600 ms is 75 ms now
+    clock += 400 // 300 ms again: now longer than what is remembered
+    dog.check()
+    expect(stalls).toEqual([600, 300])
+    off()
+    clock += 5000
+    dog.check()
+    expect(stalls).toEqual([600, 300])
+  })
+
+  it("stretches a connection's budget by twice the stall its remote reported, decaying like its own", () => {
+    const told = stream()
+    const other = stream()
+    dog.watch(told, 1000, true)
+    dog.watch(other, 1000, true)
+    dog.remoteStalled(told, 1000) // the remote was stalled 1 s: 2 s more for it alone
+    advance(1100)
+    expect(other.destroyed).toBe(true)
+    expect(told.destroyed).toBe(false)
+    advance(1300)
+    expect(told.destroyed).toBe(false) // at 2.4 s: 1,000 + ~1,690 (decayed) not spent yet
+    advance(400)
+    expect(told.destroyed).toBe(true)
+    // A report on a connection that is not watched is ignored.
+    dog.remoteStalled(stream(), 1000)
+    expect(dog.size).toBe(0)
+  })
+
   it('still drops a dead remote within budget + one tick when ticks are on time', () => {
     const s = stream()
     dog.watch(s, 1000)
