@@ -16,6 +16,19 @@ const SIMULTANEOUS_RELOOKUP_MS = 50
 const EAGER_RELOOKUPS = 2
 
 /**
+ * A HyperDHT node answers a lookup with at most this many of a topic's announcements, picked at
+ * random: once lookups have found this many peers, each lookup is a sample of a larger swarm.
+ */
+export const DHT_RECORDS_PER_LOOKUP = 20
+
+/**
+ * Lookups in a row that must find nobody new before a sampled topic (see
+ * `DHT_RECORDS_PER_LOOKUP`) counts as fully found. A peer that two storing nodes each leave out
+ * of a sample with probability 0.6 is missed by five lookups in a row with probability 0.6^10.
+ */
+const SAMPLED_QUIET_LOOKUPS = 5
+
+/**
  * While peers that lookups found are not connected, the topic is looked up again (which makes
  * Hyperswarm dial them afresh, even the ones it gave up on) at most this many ms apart, for the
  * first `REPAIR_FAST_ROUNDS` rounds; then on the ordinary backoff.
@@ -51,8 +64,8 @@ export interface RelookupRecord {
   relookups: number
   /** Peers Hyperswarm has found through this topic, after the last lookup. */
   found: number
-  /** Whether the last lookup found peers the one before it had not. */
-  foundMore: boolean
+  /** Lookups in a row (the join's included) that found no peer the ones before had not. */
+  quiet: number
   /** Lookups in a row run because found peers were not connected. */
   repairs: number
 }
@@ -78,7 +91,7 @@ export class Relookups {
   /** After a join's discovery: notes what it found and starts the key's backoff. */
   start(record: RelookupRecord, options: Join, source: RelookupPort): void {
     record.found = source.foundFor(record.key)
-    record.foundMore = false
+    record.quiet = 1
     this.schedule(record, options, source)
   }
 
@@ -107,8 +120,9 @@ export class Relookups {
    * Two peers that join at the same instant can miss each other until Hyperswarm's next refresh
    * (about 10 minutes), even when each of them found others. Look a lookup topic up again on a
    * short backoff: twice after every join, then for as long as it has no peer, or the last
-   * lookup still found peers the one before had not (a DHT node returns at most 20 records per
-   * lookup, so a large swarm is found a part at a time).
+   * lookup still found peers the ones before had not. A DHT node answers with at most 20 random
+   * announcements, so a swarm of more is found a sample at a time: once 20 were found, it keeps
+   * looking until `SAMPLED_QUIET_LOOKUPS` lookups in a row found nobody new.
    *
    * And repair: while fewer peers are connected than the last lookup found (a pair whose
    * connection died, a peer Hyperswarm forgot after several short connections), look again on a
@@ -119,7 +133,8 @@ export class Relookups {
   private schedule(record: RelookupRecord, options: Join, source: RelookupPort): void {
     const backoff = this.backoff
     if (backoff.length === 0 || this.stopped) return
-    const eager = (): boolean => record.relookups < EAGER_RELOOKUPS || record.foundMore
+    const eager = (): boolean =>
+      record.relookups < EAGER_RELOOKUPS || record.quiet < (record.found >= DHT_RECORDS_PER_LOOKUP ? SAMPLED_QUIET_LOOKUPS : 1)
     const connected = source.connectedFor(record.key)
     const missing = connected > 0 && connected < record.found
     if (!missing) record.repairs = 0
@@ -157,7 +172,7 @@ export class Relookups {
             await session.refresh(options)
             source.update()
             const found = source.foundFor(record.key)
-            record.foundMore = found > record.found
+            record.quiet = found > record.found ? 0 : record.quiet + 1
             record.found = found
             if (!this.stopped && record.session === session && record.relookup === null) {
               this.schedule(record, options, source)

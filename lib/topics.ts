@@ -178,7 +178,7 @@ export class Topics {
       relookups: 0,
       repairs: 0,
       found: 0,
-      foundMore: false
+      quiet: 0
     }
     this.records.set(hex, record)
     return record

@@ -19,6 +19,10 @@ interface FakeSwarm {
   peers: boolean
   /** Peers the lookups found (`foundFor`); connected ones count 1 while `peers`. */
   found: number
+  /** When set, how many are connected (`connectedFor`), whatever `peers` says. */
+  connected: number | null
+  /** Called on every refresh, before it resolves. */
+  onrefresh: () => void
   holdRefreshes: boolean
 }
 
@@ -30,6 +34,8 @@ function fakeSwarm(scheduler: VirtualTimeScheduler): FakeSwarm {
     held: [],
     peers: false,
     found: 0,
+    connected: null,
+    onrefresh: () => {},
     holdRefreshes: false,
     port: {
       progress$: progress.asObservable(),
@@ -38,12 +44,13 @@ function fakeSwarm(scheduler: VirtualTimeScheduler): FakeSwarm {
         refresh: () => {
           const hex = topic.toString('hex')
           fake.refreshes.set(hex, [...(fake.refreshes.get(hex) ?? []), scheduler.now()])
+          fake.onrefresh()
           return fake.holdRefreshes ? new Promise<void>((resolve) => fake.held.push(resolve)) : Promise.resolve()
         }
       }),
       leave: () => Promise.resolve(),
       update: () => {},
-      connectedFor: () => (fake.peers ? 1 : 0),
+      connectedFor: () => fake.connected ?? (fake.peers ? 1 : 0),
       foundFor: () => fake.found
     }
   }
@@ -128,6 +135,39 @@ describe('Topics on a virtual clock', () => {
     await advanceTo(scheduler, 60_000)
     expect((swarm.refreshes.get(key(8).hex) ?? []).length).toBeLessThanOrEqual(before + 1)
     topics.close()
+  })
+
+  it('a swarm of 20 or more found is a sample (a DHT node answers with 20 at most): it looks again until 5 lookups in a row found nobody new', async () => {
+    const small = setup()
+    small.swarm.found = 19
+    small.swarm.connected = 19
+    await small.topics.configure(key(9), { announce: false, lookup: true, flush: false })
+    await advanceTo(small.scheduler, 3000)
+    // Under 20: everyone was in the answer; the two eager lookups, then only watching.
+    expect(small.swarm.refreshes.get(key(9).hex)).toEqual([100, 300])
+    small.topics.close()
+
+    const { scheduler, swarm, topics } = setup()
+    swarm.found = 25
+    swarm.connected = 25
+    await topics.configure(key(10), { announce: false, lookup: true, flush: false })
+    await advanceTo(scheduler, 3000)
+    // The join found nobody new after itself; four more lookups make five quiet ones in a row.
+    expect(swarm.refreshes.get(key(10).hex)).toEqual([100, 300, 500, 700])
+    topics.close()
+
+    const growing = setup()
+    growing.swarm.found = 25
+    growing.swarm.connected = 25
+    let n = 0
+    growing.swarm.onrefresh = () => {
+      // The second and third lookups each find someone new: the count of quiet ones starts over.
+      if (++n === 2 || n === 3) growing.swarm.found = growing.swarm.connected = growing.swarm.found + 1
+    }
+    await growing.topics.configure(key(11), { announce: false, lookup: true, flush: false })
+    await advanceTo(growing.scheduler, 5000)
+    expect(growing.swarm.refreshes.get(key(11).hex)).toEqual([100, 300, 500, 700, 900, 1100, 1300, 1500])
+    growing.topics.close()
   })
 
   it('a leave stops the key’s relookups; close() stops them all', async () => {

@@ -33,6 +33,7 @@
 import b4a from 'b4a'
 import Corestore from 'corestore'
 import HyperDHT from 'hyperdht'
+import fs from 'fs'
 import readline from 'readline'
 import type NoiseSecretStream from '@hyperswarm/secret-stream'
 import { monitorEventLoopDelay } from 'perf_hooks'
@@ -54,6 +55,17 @@ const value = (name: string): number | undefined => {
   return i >= 0 ? Number(rest[i + 1]) : undefined
 }
 const [bootstrapArg, dir, keyHex] = positional
+
+/** This namespace's UDP counters (/proc/net/snmp), e.g. RcvbufErrors: datagrams the kernel dropped. */
+const udpCounters = (): Record<string, number> | null => {
+  try {
+    const lines = fs.readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((l) => l.startsWith('Udp:'))
+    const [names, values] = lines.map((l) => l.split(/\s+/).slice(1))
+    return Object.fromEntries(names.map((n, i) => [n, Number(values[i])]))
+  } catch {
+    return null
+  }
+}
 
 const say = (event: Record<string, unknown>): void => {
   process.stdout.write(JSON.stringify({ ...event, at: event.at ?? Date.now() }) + '\n')
@@ -194,7 +206,7 @@ async function main(): Promise<void> {
         say({ event: 'verified', ok, count, length: core.length })
       } else if (command.cmd === 'stats') {
         const udx = (dht as unknown as { udx?: { packetsDroppedByKernel?: number } }).udx
-        say({ event: 'stats', whole: loopDelayOf(whole), since: loopDelayOf(since), droppedByKernel: udx?.packetsDroppedByKernel ?? null })
+        say({ event: 'stats', whole: loopDelayOf(whole), since: loopDelayOf(since), droppedByKernel: udx?.packetsDroppedByKernel ?? null, udp: udpCounters() })
         since.reset()
       } else if (command.cmd === 'snapshot') {
         const now = Date.now()

@@ -1,10 +1,10 @@
 import { IdleWatchdog, TIMED_OUT, Watchable } from '../../lib/idle-watchdog'
 
 /** A connection the test feeds bytes to by hand. */
-function stream(): Watchable & { rawBytesRead: number; rawStream: { packetsReceived: number }; destroyed: boolean; reason: Error | null } {
+function stream(): Watchable & { rawBytesRead: number; rawStream: { packetsReceived: number; rtt: number }; destroyed: boolean; reason: Error | null } {
   const s = {
     rawBytesRead: 0,
-    rawStream: { packetsReceived: 0 },
+    rawStream: { packetsReceived: 0, rtt: 0 },
     destroyed: false,
     reason: null as Error | null,
     destroy(err?: Error) {
@@ -147,6 +147,28 @@ describe('IdleWatchdog', () => {
     // A report on a connection that is not watched is ignored.
     dog.remoteStalled(stream(), 1000)
     expect(dog.size).toBe(0)
+  })
+
+  it("adds the transport's round trip to an answered connection's budget, up to twice the budget, and not before it answered", () => {
+    const slow = stream()
+    slow.rawStream.rtt = 1500 // acknowledgements take 1.5 s: a lost packet is resent after longer
+    dog.watch(slow, 1000, true)
+    const early = stream()
+    early.rawStream.rtt = 1500
+    dog.watch(early, 1000)
+    advance(1100)
+    expect(early.destroyed).toBe(true)
+    advance(1300)
+    expect(slow.destroyed).toBe(false) // 2.4 s of 2.5
+    advance(200)
+    expect(slow.destroyed).toBe(true)
+    const capped = stream()
+    capped.rawStream.rtt = 60_000
+    dog.watch(capped, 1000, true)
+    advance(2900)
+    expect(capped.destroyed).toBe(false)
+    advance(200)
+    expect(capped.destroyed).toBe(true) // 1 s + at most 2 s
   })
 
   it('still drops a dead remote within budget + one tick when ticks are on time', () => {
