@@ -3,11 +3,13 @@ declare module '@hyperswarm/secret-stream' {
 
   /** The Noise-encrypted stream Hyperswarm hands out for every connection (only what we use). */
   class NoiseSecretStream extends Duplex {
+    /** Without `rawStream`, it makes an in-memory one (a Duplex) to pipe to another stream's. */
+    constructor(isInitiator: boolean, rawStream?: Duplex | null, opts?: Record<string, unknown>)
     readonly isInitiator: boolean
     readonly publicKey: Buffer
     readonly remotePublicKey: Buffer
     readonly handshakeHash: Buffer | null
-    readonly rawStream: { remoteHost?: string; remotePort?: number; packetsReceived?: number } | null
+    readonly rawStream: { remoteHost?: string; remotePort?: number; packetsReceived?: number; rtt?: number } | null
     readonly rawBytesRead: number
     readonly rawBytesWritten: number
     readonly opened: Promise<boolean>

@@ -1,3 +1,4 @@
+import type { Duplex } from 'stream'
 import NoiseSecretStream from '@hyperswarm/secret-stream'
 import Protomux from 'protomux'
 import c from 'compact-encoding'
@@ -10,7 +11,8 @@ import { until } from '../kit'
 function pair(): [NoiseSecretStream, NoiseSecretStream] {
   const a = new NoiseSecretStream(true)
   const b = new NoiseSecretStream(false)
-  a.rawStream.pipe(b.rawStream).pipe(a.rawStream)
+  const raw = (stream: NoiseSecretStream): Duplex => stream.rawStream as unknown as Duplex
+  raw(a).pipe(raw(b)).pipe(raw(a))
   return [a, b]
 }
 
