@@ -1,5 +1,6 @@
 /// <reference path="../types/index.d.ts" preserve="true" />
 import Hyperswarm from 'hyperswarm'
+import Protomux from 'protomux'
 import type Corestore from 'corestore'
 import type HyperDHT from 'hyperdht'
 import type NoiseSecretStream from '@hyperswarm/secret-stream'
@@ -42,17 +43,20 @@ export async function discovery(opts: ScenarioOptions = {}): Promise<ScenarioRes
       await alternate(1, warmUp, opts.only)
     }
     const second = { ours: [] as number[], raw: [] as number[] }
+    const dataBothWays = { ours: [] as number[], raw: [] as number[] }
     const total = await alternate(
       rounds,
       {
         ours: async () => {
           const r = await oursTrial(net)
           second.ours.push(r.second)
+          dataBothWays.ours.push(r.total)
           return r.total
         },
         raw: async () => {
           const r = await rawTrial(net)
           second.raw.push(r.second)
+          dataBothWays.raw.push(r.data)
           return r.total
         }
       },
@@ -82,6 +86,14 @@ export async function discovery(opts: ScenarioOptions = {}): Promise<ScenarioRes
           better: 'lower',
           ours: second.ours,
           raw: second.raw
+        }),
+        metric({
+          key: 'data-both-ways',
+          label: 'join on both sides → data crossed both ways (raw: a probe channel opened by both; ours: both connected)',
+          unit: 'ms',
+          better: 'lower',
+          ours: dataBothWays.ours,
+          raw: dataBothWays.raw
         })
       ],
       checks: {
@@ -102,6 +114,8 @@ interface DiscoveryTiming {
   total: number
   /** ms from the second join to both connected. */
   second: number
+  /** Raw only: ms from the first join until both sides saw the other open a Protomux channel. */
+  data: number
 }
 
 /** Ours: two networkers on fresh stores; `configure` on one, then on the other. */
@@ -125,7 +139,7 @@ function oursTrial(net: LocalNetwork): Promise<DiscoveryTiming> {
     await bothSee
     const end = now()
     await configuringB
-    return { total: end - start, second: end - secondStart }
+    return { total: end - start, second: end - secondStart, data: end - start }
   })
 }
 
@@ -138,30 +152,38 @@ function rawTrial(net: LocalNetwork): Promise<DiscoveryTiming> {
     const topic = randomTopic()
     let connectedA: () => void = () => {}
     let connectedB: () => void = () => {}
+    let dataA: () => void = () => {}
+    let dataB: () => void = () => {}
     const bothSee = Promise.all([
       new Promise<void>((resolve) => (connectedA = resolve)),
       new Promise<void>((resolve) => (connectedB = resolve))
     ])
+    // What a peer of ours means (data has crossed), on the bare stack: a first frame each way.
+    const bothData = Promise.all([new Promise<void>((resolve) => (dataA = resolve)), new Promise<void>((resolve) => (dataB = resolve))])
     const start = now()
-    const a = rawSwarm(res, storeA, dhtA, () => connectedA())
+    const a = rawSwarm(res, storeA, dhtA, () => connectedA(), () => dataA())
     await a.join(topic, { server: true, client: true }).flushed()
     const secondStart = now()
-    const b = rawSwarm(res, storeB, dhtB, () => connectedB())
+    const b = rawSwarm(res, storeB, dhtB, () => connectedB(), () => dataB())
     const joiningB = b.join(topic, { server: true, client: true }).flushed()
     await bothSee
     const end = now()
+    await bothData
+    const dataEnd = now()
     await joiningB
-    return { total: end - start, second: end - secondStart }
+    return { total: end - start, second: end - secondStart, data: dataEnd - start }
   })
 }
 
 /** A bare Hyperswarm that replicates its store on every connection. */
-function rawSwarm(res: Resources, store: Corestore, dht: HyperDHT, onconnection: () => void): Hyperswarm {
+function rawSwarm(res: Resources, store: Corestore, dht: HyperDHT, onconnection: () => void, ondata: () => void): Hyperswarm {
   const swarm = new Hyperswarm({ dht })
   res.defer(() => swarm.destroy())
   swarm.on('connection', (conn: NoiseSecretStream) => {
     conn.on('error', () => {})
     store.replicate(conn)
+    // The bare stack's way to know data flows: a channel of its own that the remote opens too.
+    Protomux.from(conn).createChannel({ protocol: 'bench/probe', onopen: ondata })?.open()
     onconnection()
   })
   return swarm
