@@ -11,7 +11,7 @@ import type { BatchWire } from './wire'
 
 /** One extension on one peer: its lane and the channel of the current connection. */
 export interface Slot {
-  readonly ns: NameState
+  readonly nameState: NameState
   readonly lane: Lane
   channel: Protomux.Channel | null
   /** The channel's `BATCH` message (set and cleared with `channel`). */
@@ -58,6 +58,6 @@ export function createLink(peer: PeerRecord, onTickEnd: () => void): Link {
 }
 
 /** A new slot: a lane with a random epoch, no channel yet. */
-export function createSlot(ns: NameState, window: WindowLimits): Slot {
-  return { ns, lane: new Lane(randomBytes(4).readUInt32LE(0), window, ns.counters), channel: null, batch: null, refused: false, alive: true, scheduled: false, lateAck: false }
+export function createSlot(nameState: NameState, window: WindowLimits): Slot {
+  return { nameState, lane: new Lane(randomBytes(4).readUInt32LE(0), window, nameState.counters), channel: null, batch: null, refused: false, alive: true, scheduled: false, lateAck: false }
 }

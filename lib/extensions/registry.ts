@@ -37,10 +37,10 @@ export interface ExtensionPort {
   readonly closed: boolean
   readonly maxMessageSize: number
   /** Accepts one encoded message, or several in order, for one peer; returns whether its window still has room. */
-  send(ns: NameState, peer: Peer, messages: Uint8Array | readonly Uint8Array[]): boolean
-  broadcast(ns: NameState, bytes: Uint8Array): boolean
-  drained(ns: NameState): Promise<void>
-  unregister(registration: Registration<unknown>, ns: NameState): void
+  send(nameState: NameState, peer: Peer, messages: Uint8Array | readonly Uint8Array[]): boolean
+  broadcast(nameState: NameState, bytes: Uint8Array): boolean
+  drained(nameState: NameState): Promise<void>
+  unregister(registration: Registration<unknown>, nameState: NameState): void
   report(err: NetworkerError): void
 }
 
@@ -57,10 +57,10 @@ export class Registration<T> implements Extension<T> {
 
   constructor(
     private readonly port: ExtensionPort,
-    private readonly ns: NameState,
+    private readonly nameState: NameState,
     private readonly codec: Codec<T>
   ) {
-    this.name = ns.name
+    this.name = nameState.name
     this.encoding = codec.name
   }
 
@@ -69,14 +69,14 @@ export class Registration<T> implements Extension<T> {
   }
 
   get stats(): ExtensionStats {
-    const { sent, resent, received, dropped } = this.ns.counters
+    const { sent, resent, received, dropped } = this.nameState.counters
     return { sent, resent, received, dropped }
   }
 
   send(message: T, peer: Peer): boolean {
     this.check()
     if (!isPeer(peer)) throw errors.invalidPeer(peer)
-    return this.port.send(this.ns, peer, this.encode(message))
+    return this.port.send(this.nameState, peer, this.encode(message))
   }
 
   sendMany(messages: Iterable<T>, peer: Peer): boolean {
@@ -84,22 +84,22 @@ export class Registration<T> implements Extension<T> {
     if (!isPeer(peer)) throw errors.invalidPeer(peer)
     const batch: Uint8Array[] = []
     for (const message of messages) batch.push(this.encode(message))
-    return this.port.send(this.ns, peer, batch)
+    return this.port.send(this.nameState, peer, batch)
   }
 
   broadcast(message: T): boolean {
     this.check()
-    return this.port.broadcast(this.ns, this.encode(message))
+    return this.port.broadcast(this.nameState, this.encode(message))
   }
 
   drained(): Promise<void> {
-    return this.port.drained(this.ns)
+    return this.port.drained(this.nameState)
   }
 
   destroy(): void {
     if (this.isDestroyed) return
     this.isDestroyed = true
-    this.port.unregister(this as Registration<unknown>, this.ns)
+    this.port.unregister(this as Registration<unknown>, this.nameState)
     this.messages.complete()
     this.failures.complete()
   }
