@@ -18,12 +18,14 @@
  *   bootstrap {host, port} · prepared {publicKey, key} · ready {publicKey, key} (configure resolved)
  *   peers {keys} · peer-add|peer-remove|peer-swap {remote}
  *   conn-open {id, remote, initiator} · conn-close {id, remote, initiator, lived, read, written,
- *     error, errorAt, role, timeout} · conn-error {remote, message}
+ *     error, errorAt, role, timeout, udx} · conn-error {remote, message, verdict}
+ *   (`udx`: the UDX stream's rto count, retransmits, rtt, inflight, cwnd and packets received;
+ *   `verdict`, for the idle watchdog's closes: the silence, budget, round-trip and stall allowances)
  *   blocks {verified, stored, duplicates, bad, hotswaps, length} (readers; `at` is the last change;
  *     `hotswaps`: block requests Hypercore sent to a second or third peer while one was in flight)
  *   duplicate {index, from, first, after} (a block downloaded again: from whom, first from whom, ms later)
  *   appending {from, count} · appended {length} · verified {ok, count, length}
- *   stats {whole, since} · snapshot {conns} · neterror {code, message} · error {message}
+ *   stats {whole, since, droppedByKernel, udp} (`udp`: this namespace's /proc/net/snmp UDP counters) · snapshot {conns} · neterror {code, message} · error {message}
  * A connection's `id` is its Noise handshake hash (the same at both ends); `remote`, `keys` and
  * `from` name hosts by `shortKey` (16 hex characters of the public key); `role` at close: `current` (it was its peer's connection), `replaced` (the
  * peer had another connection: dedup dropped or replaced this one) or `unadmitted` (no peer).
@@ -122,11 +124,11 @@ async function main(): Promise<void> {
       const id = stream.handshakeHash ? hex(stream.handshakeHash).slice(0, 24) : `local-${process.pid}-${nextId++}`
       const entry = { id, at: Date.now(), error: null as string | null, errorAt: null as number | null }
       opened.set(connection, entry)
-      stream.on('error', (err: Error & { silence?: number; budget?: number; lag?: number; remoteLag?: number }) => {
+      stream.on('error', (err: Error & { silence?: number; budget?: number; rtt?: number; lag?: number; remoteLag?: number }) => {
         entry.error = err.message
         entry.errorAt = Date.now()
-        const { silence, budget, lag, remoteLag } = err
-        say({ event: 'conn-error', remote, message: err.message, verdict: silence === undefined ? undefined : { silence, budget, lag, remoteLag, udx: udxOf(stream) } })
+        const { silence, budget, rtt, lag, remoteLag } = err
+        say({ event: 'conn-error', remote, message: err.message, verdict: silence === undefined ? undefined : { silence, budget, rtt, lag, remoteLag, udx: udxOf(stream) } })
       })
       say({ event: 'conn-open', id, remote, initiator: connection.isInitiator })
       return
