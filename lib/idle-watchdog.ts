@@ -15,8 +15,6 @@ interface Watch {
   /** ms of silence counted so far (only while this process was running, see `tick`). */
   idle: number
   budget: number
-  /** The most the transport's round trip may add to the budget (ms); 0: it adds nothing. */
-  rttCap: number
   /** The remote's own recent stall as it reported it (ms), and when (this clock). */
   remoteLag: number
   remoteLagAt: number
@@ -81,18 +79,13 @@ export class IdleWatchdog {
    */
   watch(stream: Watchable, budget: number, transport = false): void {
     const packets = transport ? packetsOf(stream) : -1
-    // A transport whose round trip is seconds long (acknowledgements held up by loaded ends)
-    // retransmits a lost packet only after that long: its silence is judged against the timeout
-    // plus the round trip, up to twice the timeout more.
-    const rttCap = transport ? 2 * budget : 0
     const existing = this.watched.get(stream)
     if (existing !== undefined) {
       existing.budget = budget
       existing.packets = packets
-      existing.rttCap = rttCap
       return
     }
-    this.watched.set(stream, { bytes: stream.rawBytesRead, packets, idle: 0, budget, rttCap, remoteLag: 0, remoteLagAt: 0 })
+    this.watched.set(stream, { bytes: stream.rawBytesRead, packets, idle: 0, budget, remoteLag: 0, remoteLagAt: 0 })
     if (this.timer === null) {
       this.lastTick = this.now()
       this.timer = setInterval(() => this.check(), this.tick)
@@ -178,12 +171,16 @@ export class IdleWatchdog {
         continue
       }
       watch.idle += credit
-      const lag = Math.max(this.recentLag, decayed(watch.remoteLag, now - watch.remoteLagAt))
-      const rtt = watch.rttCap === 0 ? 0 : Math.min(watch.rttCap, stream.rawStream?.rtt ?? 0)
-      if (watch.idle >= watch.budget + LAG_ALLOWANCE * lag + rtt && !late) {
+      const remoteLag = decayed(watch.remoteLag, now - watch.remoteLagAt)
+      // A transport whose round trip is seconds long (acknowledgements held up by loaded ends)
+      // resends a lost packet only after that long: once it counts (the channel answered), its
+      // round trip is added too, up to twice the budget.
+      const rtt = watch.packets === -1 ? 0 : Math.min(2 * watch.budget, stream.rawStream?.rtt ?? 0)
+      if (watch.idle >= watch.budget + LAG_ALLOWANCE * Math.max(this.recentLag, remoteLag) + rtt && !late) {
         this.watched.delete(stream)
         // What the verdict was made of, for whoever logs the error.
-        stream.destroy(Object.assign(new Error(TIMED_OUT), { silence: Math.round(watch.idle), budget: watch.budget, rtt: Math.round(rtt), lag: Math.round(this.recentLag), remoteLag: Math.round(decayed(watch.remoteLag, now - watch.remoteLagAt)) }))
+        const verdict = { silence: Math.round(watch.idle), budget: watch.budget, rtt: Math.round(rtt), lag: Math.round(this.recentLag), remoteLag: Math.round(remoteLag) }
+        stream.destroy(Object.assign(new Error(TIMED_OUT), verdict))
       }
     }
     if (this.watched.size === 0) this.pause()

@@ -74,6 +74,7 @@ export function armKeepAlive(stream: NoiseSecretStream, opts: KeepAliveOptions):
 function openKeepAlive(stream: NoiseSecretStream, mux: Protomux, opts: KeepAliveOptions, answered: () => void): void {
   const { timeout, watchdog, onerror } = opts
   let opened = false
+  let stopTelling: (() => void) | null = null
   const channel = mux.createChannel({
     protocol: KEEPALIVE_PROTOCOL,
     unique: true,
@@ -91,7 +92,7 @@ function openKeepAlive(stream: NoiseSecretStream, mux: Protomux, opts: KeepAlive
         encoding: c.raw,
         onmessage: (bytes: Uint8Array) => {
           const ms = decodeMs(bytes)
-          if (ms === null || timeout === 0) return
+          if (ms === null) return
           watchdog?.remoteStalled(stream, Math.min(ms, MAX_REMOTE_STALL_FACTOR * timeout))
         }
       }
@@ -104,12 +105,14 @@ function openKeepAlive(stream: NoiseSecretStream, mux: Protomux, opts: KeepAlive
         // acknowledging what we send counts as a sign of life.
         watchdog?.watch(stream, timeout, true)
         // And the remote hears of this process's stalls, to stretch its own budget for us.
-        const off = watchdog?.onStall((ms) => ch.messages[1].send(c.encode(c.uint, ms)))
-        if (off !== undefined) stream.once('close', off)
+        stopTelling = watchdog?.onStall((ms) => ch.messages[1].send(c.encode(c.uint, ms))) ?? null
       }
       answered()
     },
     onclose: (isRemote) => {
+      // Closed with its connection, or by the remote: nothing more to tell on it.
+      stopTelling?.()
+      stopTelling = null
       if (opened || !isRemote || stream.destroyed) return
       // Rejected: a plain Hyperswarm peer that runs Protomux. It answered, so data flows; it keeps
       // alive at its own pace, so ours must not cut it. (A pair callback re-arms if the remote

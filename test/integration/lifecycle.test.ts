@@ -277,8 +277,11 @@ async function startTimeoutPeer(topic: Buffer, timeout: number): Promise<Child> 
   }
 }
 
-test('a remote that told us of its stalls keeps its connection through a longer one (SIGSTOP), and a killed one is still dropped', async () => {
-  const timeout = 2000
+/**
+ * A `timeout-peer` child (announcing `topic`) and a parent networker that dialled it, both with
+ * `timeout`, each seeing the other as a peer.
+ */
+async function parentOfTimeoutPeer(timeout: number): Promise<{ child: Child; parent: ReactiveNetworker; childPeer: (peers: readonly Peer[]) => Peer | undefined }> {
   const topic = randomTopic()
   const child = await startTimeoutPeer(topic, timeout)
   const parent = h.networker(h.store(), { timeout })
@@ -287,6 +290,12 @@ test('a remote that told us of its stalls keeps its connection through a longer 
     peers.find((p) => b4a.toString(p.remotePublicKey, 'hex') === child.publicKey)
   await waitFor(parent.peers$, (peers) => childPeer(peers) !== undefined, 20_000)
   await child.connectedTo((parent.publicKey as Buffer).toString('hex'), 20_000)
+  return { child, parent, childPeer }
+}
+
+test('a remote that told us of its stalls keeps its connection through a longer one (SIGSTOP), and a killed one is still dropped', async () => {
+  const timeout = 2000
+  const { child, parent, childPeer } = await parentOfTimeoutPeer(timeout)
   // Every change of the child's peer (a drop and a quick re-dial would show as a swap) and every
   // close of a connection to it.
   const changes: string[] = []
@@ -320,18 +329,10 @@ test('a remote that told us of its stalls keeps its connection through a longer 
 
 test('the timeout option: a peer that stops answering is dropped in about timeout', async () => {
   const timeout = 2000
-  const topic = randomTopic()
   // The child (timeout 2000 too) announces; the parent looks it up and dials, so the test starts
   // from one clean connection. (A half-open one, which a dialling child process used to get on
   // firewalled nodes, is now itself dropped within the timeout: see keepalive.test.ts.)
-  const child = await startTimeoutPeer(topic, timeout)
-  const parent = h.networker(h.store(), { timeout })
-  await parent.configure(topic, { announce: false, lookup: true })
-
-  const childPeer = (peers: readonly Peer[]): Peer | undefined =>
-    peers.find((p) => b4a.toString(p.remotePublicKey, 'hex') === child.publicKey)
-  await waitFor(parent.peers$, (peers) => childPeer(peers) !== undefined, 20_000)
-  await child.connectedTo((parent.publicKey as Buffer).toString('hex'), 20_000)
+  const { child, parent, childPeer } = await parentOfTimeoutPeer(timeout)
 
   // A healthy idle peer is kept: both sides ask each other for keep-alives at timeout / 4.
   await sleep(timeout * 2 + 500)
