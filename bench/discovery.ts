@@ -118,15 +118,36 @@ interface DiscoveryTiming {
   data: number
 }
 
+/** What each side of a trial starts from: a fresh store, ready, and a bootstrapped DHT node. */
+export interface TrialSide {
+  readonly store: Corestore
+  readonly dht: HyperDHT
+}
+
+/** The two sides of a trial, A and B (closed at the cleanup of `res`). */
+export async function trialSides(net: LocalNetwork, res: Resources): Promise<[TrialSide, TrialSide]> {
+  const [storeA, storeB] = [res.store(), res.store()]
+  await Promise.all([storeA.ready(), storeB.ready()])
+  const [dhtA, dhtB] = await Promise.all([bootstrappedFirewalledNode(net, res), bootstrappedFirewalledNode(net, res)])
+  return [
+    { store: storeA, dht: dhtA },
+    { store: storeB, dht: dhtB }
+  ]
+}
+
+/** Two networkers on the two sides of a trial, closed at the cleanup of `res`. */
+export async function networkerPair(net: LocalNetwork, res: Resources): Promise<[ReactiveNetworker, ReactiveNetworker]> {
+  const [sideA, sideB] = await trialSides(net, res)
+  const a = new ReactiveNetworker(sideA.store, { dht: sideA.dht })
+  const b = new ReactiveNetworker(sideB.store, { dht: sideB.dht })
+  res.defer(() => Promise.all([a.close(), b.close()]))
+  return [a, b]
+}
+
 /** Ours: two networkers on fresh stores; `configure` on one, then on the other. */
 function oursTrial(net: LocalNetwork): Promise<DiscoveryTiming> {
   return trial(async (res) => {
-    const [storeA, storeB] = [res.store(), res.store()]
-    await Promise.all([storeA.ready(), storeB.ready()])
-    const [dhtA, dhtB] = await Promise.all([bootstrappedFirewalledNode(net, res), bootstrappedFirewalledNode(net, res)])
-    const a = new ReactiveNetworker(storeA, { dht: dhtA })
-    const b = new ReactiveNetworker(storeB, { dht: dhtB })
-    res.defer(() => Promise.all([a.close(), b.close()]))
+    const [a, b] = await networkerPair(net, res)
     const topic = randomTopic()
     const bothSee = Promise.all([
       waitFor(a.peers$, (peers) => peers.length === 1),
@@ -146,9 +167,7 @@ function oursTrial(net: LocalNetwork): Promise<DiscoveryTiming> {
 /** Raw: two Hyperswarms replicating their stores; join and flush on one, then join on the other. */
 function rawTrial(net: LocalNetwork): Promise<DiscoveryTiming> {
   return trial(async (res) => {
-    const [storeA, storeB] = [res.store(), res.store()]
-    await Promise.all([storeA.ready(), storeB.ready()])
-    const [dhtA, dhtB] = await Promise.all([bootstrappedFirewalledNode(net, res), bootstrappedFirewalledNode(net, res)])
+    const [sideA, sideB] = await trialSides(net, res)
     const topic = randomTopic()
     let connectedA: () => void = () => {}
     let connectedB: () => void = () => {}
@@ -161,10 +180,10 @@ function rawTrial(net: LocalNetwork): Promise<DiscoveryTiming> {
     // What a peer of ours means (data has crossed), on the bare stack: a first frame each way.
     const bothData = Promise.all([new Promise<void>((resolve) => (dataA = resolve)), new Promise<void>((resolve) => (dataB = resolve))])
     const start = now()
-    const a = rawSwarm(res, storeA, dhtA, () => connectedA(), () => dataA())
+    const a = rawSwarm(res, sideA, () => connectedA(), () => dataA())
     await a.join(topic, { server: true, client: true }).flushed()
     const secondStart = now()
-    const b = rawSwarm(res, storeB, dhtB, () => connectedB(), () => dataB())
+    const b = rawSwarm(res, sideB, () => connectedB(), () => dataB())
     const joiningB = b.join(topic, { server: true, client: true }).flushed()
     await bothSee
     const end = now()
@@ -175,16 +194,24 @@ function rawTrial(net: LocalNetwork): Promise<DiscoveryTiming> {
   })
 }
 
-/** A bare Hyperswarm that replicates its store on every connection. */
-function rawSwarm(res: Resources, store: Corestore, dht: HyperDHT, onconnection: () => void, ondata: () => void): Hyperswarm {
+/**
+ * A bare Hyperswarm that replicates its store on every connection and opens a probe channel on
+ * it; `onconnection` comes first, before anything is written.
+ */
+export function rawSwarm(
+  res: Resources,
+  { store, dht }: TrialSide,
+  onconnection: (conn: NoiseSecretStream) => void,
+  ondata: () => void
+): Hyperswarm {
   const swarm = new Hyperswarm({ dht })
   res.defer(() => swarm.destroy())
   swarm.on('connection', (conn: NoiseSecretStream) => {
     conn.on('error', () => {})
+    onconnection(conn)
     store.replicate(conn)
     // The bare stack's way to know data flows: a channel of its own that the remote opens too.
     Protomux.from(conn).createChannel({ protocol: 'bench/probe', onopen: ondata })?.open()
-    onconnection()
   })
   return swarm
 }

@@ -131,6 +131,7 @@ export function render(file: BenchFile, order: readonly string[]): string {
   lines.push('npm run bench:profile -- ext-throughput   # our side only, under node --cpu-prof (profiles in bench/results/profiles/)')
   lines.push('npm run bench:profile:summary -- bench/results/profiles/<file>.cpuprofile')
   lines.push('npx ts-node --transpile-only bench/discovery-phases.ts 60   # where one configure spends its time, next to a raw join')
+  lines.push('npx ts-node --transpile-only bench/discovery-timeline.ts 40 # the second join of discovery as a timeline, next to the bare stack')
   lines.push('```')
   lines.push('')
   lines.push(`Scenarios: ${order.join(', ')}.`)
