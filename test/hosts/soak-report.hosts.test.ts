@@ -109,5 +109,39 @@ test('connections that never carried data: closed or still open (old enough) wit
     ]
   })
   expect(result.neverCarriedData).toEqual({ connections: 2, openAsPeers: 1 })
+  expect(result.healthyDrops.connections).toBe(0)
   expect(result.connections).toBe(4)
+})
+
+test('a connection over which nothing crossed is never a healthy drop: the handshake budget dropping it is the rule', () => {
+  const result = analyse({
+    opens: [open(1, 2, 'mute', 100), open(2, 1, 'mute', 100), open(1, 3, 'one-way', 100), open(3, 1, 'one-way', 100)],
+    closes: [
+      // Nothing received at either end, closed after the handshake budget (2 × timeout).
+      close(1, 2, 'mute', 4200, { ...timedOut(4200), read: 0 }),
+      close(2, 1, 'mute', 4210, { read: 0 }),
+      // One end received data: the connection carried some, so its drop counts.
+      close(1, 3, 'one-way', 4200, { ...timedOut(4200), read: 0 }),
+      close(3, 1, 'one-way', 4210, { read: 40 })
+    ]
+  })
+  expect(result.neverCarriedData.connections).toBe(1)
+  expect(result.healthyDrops).toMatchObject({ connections: 1, pairs: 1 })
+  expect(result.healthyDrops.examples[0].pair).toEqual([1, 3])
+})
+
+test('a reset is the remote closing: the remote\'s own close decides, even when the reset was logged first', () => {
+  const result = analyse({
+    opens: [open(1, 2, 'dup', 100), open(2, 1, 'dup', 100), open(1, 3, 'gone', 100), open(3, 1, 'gone', 100)],
+    closes: [
+      // Host 2's Hyperswarm resolved a duplicate; host 1 saw the reset 20 ms "earlier" on its clock.
+      close(1, 2, 'dup', 200, { error: 'connection reset by peer', errorAt: 200 }),
+      close(2, 1, 'dup', 220, { error: 'Duplicate connection', errorAt: 220 }),
+      // A reset with no report from the other end: the reset is all there is, and it counts.
+      close(1, 3, 'gone', 3000, { error: 'connection reset by peer', errorAt: 3000 })
+    ]
+  })
+  expect(result.duplicateCloses).toBe(1)
+  expect(result.healthyDrops).toMatchObject({ connections: 1, byReason: { 'connection reset by peer': 1 } })
+  expect(result.healthyDrops.examples[0].pair).toEqual([1, 3])
 })

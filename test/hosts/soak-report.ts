@@ -104,11 +104,28 @@ export interface ConnectionAnalysis {
 }
 
 export const DUPLICATE_ERROR = 'Duplicate connection'
+/** The transport's error at an end whose remote closed (reset) the connection. */
+export const RESET_ERROR = 'connection reset by peer'
 export const TIMEOUT_ERROR = 'Stream timed out'
 
 /** When this end decided the connection's fate: its error if it had one, else its close. */
 function decidedAt(close: ConnClose): number {
   return close.errorAt ?? close.at
+}
+
+/**
+ * A close caused by the remote closing its end (the transport's reset). Its reason is the
+ * remote's: when the remote reported its own close, that one decides, whatever the clocks of
+ * the two reports say (a reset can be logged before the close that caused it).
+ */
+function closedByRemote(close: ConnClose): boolean {
+  return close.error === RESET_ERROR
+}
+
+/** The close that decides what a connection's end was: the earliest, a reset by the remote only when nothing else was reported. */
+function decidingClose(closes: readonly ConnClose[]): ConnClose {
+  const own = closes.filter((c) => !closedByRemote(c))
+  return (own.length > 0 ? own : closes).reduce((a, b) => (decidedAt(b) < decidedAt(a) ? b : a))
 }
 
 /** A close is a dedup close when the end that closed it first closed it as a duplicate. */
@@ -134,9 +151,13 @@ function median(values: readonly number[]): number | null {
  * A **healthy drop** is a connection that closed before the end of the run, where
  * 1. neither end's host was disturbed (cut, killed, or not yet restarted) at any moment
  *    between the connection's first open and its first close, and
- * 2. the end that closed it first did not close it as a duplicate: Hyperswarm's own
+ * 2. the end that closed it first did not close it as a duplicate (an end whose remote reset
+ *    the connection did not close it: the remote's own report decides): Hyperswarm's own
  *    resolution (`Duplicate connection`) or the networker's dedup (at that end the peer was
- *    already riding on another connection: the one dropped or replaced).
+ *    already riding on another connection: the one dropped or replaced), and
+ * 3. data crossed it: some end received a byte after the handshake. A connection over which
+ *    nothing ever crossed was never healthy; dropping it (by the handshake budget, never having
+ *    been a peer) is what the networker must do with it. It counts in `neverCarriedData`.
  * Both ends report their close; a connection is counted once (by its Noise handshake hash,
  * the same at both ends), and its pair once in `pairs`.
  */
@@ -172,12 +193,15 @@ export function analyseConnections(input: ConnectionInput): ConnectionAnalysis {
       }
       continue
     }
-    const first = closes.reduce((a, b) => (decidedAt(b) < decidedAt(a) ? b : a))
+    const first = decidingClose(closes)
     if (closedAsDuplicate(first)) {
       duplicateCloses++
       continue
     }
-    if ([...closes, ...atEnd].every((e) => e.read === 0)) silent++
+    if ([...closes, ...atEnd].every((e) => e.read === 0)) {
+      silent++
+      continue
+    }
     const opens = opensById.get(id) ?? []
     const openedAt = Math.min(...opens.map((o) => o.at), ...closes.map((c) => c.at - (c.lived ?? 0)))
     const closedAt = decidedAt(first)

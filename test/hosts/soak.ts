@@ -783,9 +783,10 @@ function print(r: SoakResult): void {
     ['duration', seconds(r.durationMs)]
   ]
   console.log('\n' + table(rows))
-  console.log('\nHealthy drop: a connection that closed while neither of its hosts was cut, killed or restarting,')
-  console.log('and not as a duplicate (Hyperswarm\'s own resolution, or the networker\'s dedup replacing it); counted')
-  console.log('once per connection (Noise handshake hash) whichever ends saw it close. See docs/scaling.md.')
+  console.log('\nHealthy drop: a connection that carried data and closed while neither of its hosts was cut, killed')
+  console.log('or restarting, and not as a duplicate (Hyperswarm\'s own resolution, or the networker\'s dedup replacing')
+  console.log('it); counted once per connection (Noise handshake hash) whichever ends saw it close. One that never')
+  console.log('carried data counts under "never carried data" instead. See docs/scaling.md.')
   console.log(`\ndocs/scaling.md row:\n${r.row}`)
   console.log(r.passed ? '\nPASS' : `\nFAIL\n${r.failures.map((f) => `  - ${f}`).join('\n')}`)
 }
