@@ -22,13 +22,14 @@ interface StoredValue {
  * namespace, opened inactive so it is never offered to peers. Created on the first write.
  */
 export class ConfigStore {
-  private readonly core: Corestore.Hypercore
+  /** The namespace's own Corestore session: closing it closes the core (and leaves the store open). */
+  private readonly ns: Corestore
   private readonly bee: Hyperbee<StoredValue>
   private closing: Promise<void> | null = null
 
   constructor(store: Corestore) {
-    this.core = openCore(store, true)
-    this.bee = new Hyperbee<StoredValue>(this.core, { keyEncoding: 'utf-8', valueEncoding: 'json' })
+    this.ns = store.namespace(NAMESPACE)
+    this.bee = new Hyperbee<StoredValue>(openCore(this.ns, true), { keyEncoding: 'utf-8', valueEncoding: 'json' })
   }
 
   /** Stores a configuration; resolves once it is written to disk. */
@@ -42,7 +43,7 @@ export class ConfigStore {
   }
 
   close(): Promise<void> {
-    this.closing ??= this.bee.close()
+    this.closing ??= this.bee.close().finally(() => this.ns.close())
     return this.closing
   }
 
@@ -52,41 +53,39 @@ export class ConfigStore {
    * failed session behind. True when the Corestore internals it reads are not there.
    */
   static async exists(store: Corestore): Promise<boolean> {
-    const ns = store.namespace(NAMESPACE) as unknown as StoreInternals
-    await ns.ready()
-    const getAlias = ns.storage?.getAlias
-    if (getAlias === undefined || ns.ns === undefined) return true
-    return (await getAlias.call(ns.storage, { name: CORE_NAME, namespace: ns.ns })) !== null
+    return withNamespace(store, async (session) => {
+      const ns = session as unknown as StoreInternals
+      await ns.ready()
+      const getAlias = ns.storage?.getAlias
+      if (getAlias === undefined || ns.ns === undefined) return true
+      return (await getAlias.call(ns.storage, { name: CORE_NAME, namespace: ns.ns })) !== null
+    })
   }
 
   /** The discovery key of the core of remembered configurations, or null when there is none (none is created). */
   static async discoveryKey(store: Corestore): Promise<Buffer | null> {
     if (!(await ConfigStore.exists(store))) return null
-    const core = openCore(store, false)
-    try {
+    return withNamespace(store, async (ns) => {
+      const core = openCore(ns, false)
       await core.ready()
       return core.discoveryKey
-    } finally {
-      await core.close()
-    }
+    })
   }
 
   /** Reads every remembered configuration without creating the store if there is none. */
   static async list(store: Corestore): Promise<Array<RememberedConfig & { discoveryKey: Buffer }>> {
     if (!(await ConfigStore.exists(store))) return []
-    const core = openCore(store, false)
-    await core.ready()
-    const bee = new Hyperbee<StoredValue>(core, { keyEncoding: 'utf-8', valueEncoding: 'json' })
-    try {
+    return withNamespace(store, async (ns) => {
+      const core = openCore(ns, false)
+      await core.ready()
+      const bee = new Hyperbee<StoredValue>(core, { keyEncoding: 'utf-8', valueEncoding: 'json' })
       const found: Array<RememberedConfig & { discoveryKey: Buffer }> = []
       for await (const { key, value } of bee.createReadStream()) {
         if (!/^[0-9a-f]{64}$/.test(key) || typeof value !== 'object' || value === null) continue
         found.push({ discoveryKey: Buffer.from(key, 'hex'), announce: value.announce === true, lookup: value.lookup === true })
       }
       return found
-    } finally {
-      await bee.close()
-    }
+    })
   }
 }
 
@@ -97,6 +96,21 @@ interface StoreInternals {
   storage?: { getAlias?(alias: { name: string; namespace: Buffer }): Promise<Buffer | null> }
 }
 
-function openCore(store: Corestore, create: boolean): Corestore.Hypercore {
-  return store.namespace(NAMESPACE).get({ name: CORE_NAME, active: false, createIfMissing: create })
+/** The core of remembered configurations, in the namespace session `ns`. */
+function openCore(ns: Corestore, create: boolean): Corestore.Hypercore {
+  return ns.get({ name: CORE_NAME, active: false, createIfMissing: create })
+}
+
+/**
+ * Runs `fn` on a session of the store's private namespace and closes that session afterwards
+ * (with every core opened through it): a Corestore session stays registered with its store
+ * until it is closed, so one per read would pile up for the store's life.
+ */
+async function withNamespace<T>(store: Corestore, fn: (ns: Corestore) => Promise<T>): Promise<T> {
+  const ns = store.namespace(NAMESPACE)
+  try {
+    return await fn(ns)
+  } finally {
+    await ns.close()
+  }
 }

@@ -307,3 +307,22 @@ test('a fresh store has no remembered configurations, and listen() creates no co
   expect(await ConfigStore.exists(store)).toBe(true)
   expect(await ConfigStore.list(store)).toHaveLength(1)
 })
+
+test('networkers opened and closed one after another on one store leave no Corestore session of the config store behind', async () => {
+  const store = h.store()
+  await store.ready()
+  // Corestore keeps every open session of a store in its root's `corestores` (internal, read
+  // only here): a namespace session nobody closes stays there for the store's life.
+  const sessions = (): number => (store as unknown as { corestores: Set<unknown> }).corestores.size
+  const before = sessions()
+  const key = randomTopic()
+  for (let i = 0; i < 5; i++) {
+    const networker = h.networker(store)
+    // Remembers (a write), then the next networker restores it (a read) and lists it again.
+    await networker.configure(key, { announce: true, lookup: false, remember: true })
+    expect(await listed(store)).toEqual([{ key: hex(key), announce: true, lookup: false }])
+    expect(await ConfigStore.discoveryKey(store)).not.toBeNull()
+    await networker.close()
+  }
+  expect(sessions()).toBe(before)
+})
