@@ -29,6 +29,14 @@ const LAG_HALF_LIFE = 10_000
 /** Each ms this process was recently stalled adds this many ms to every budget. */
 const LAG_ALLOWANCE = 2
 
+/**
+ * The transport's round trip counts for at most this many budgets. A live connection's UDX
+ * stream whose round-trip estimate grew to seconds under load waits that long to resend a lost
+ * packet (at 50 hosts: silences of 7 s with estimates at 4 s and more); a dead peer's estimate
+ * is whatever it was before it died, small on a quiet link.
+ */
+const MAX_RTT_FACTOR = 4
+
 /** A stall of this process shorter than this (ms) is not reported to the remotes. */
 const MIN_REPORTED_STALL = 100
 
@@ -174,8 +182,8 @@ export class IdleWatchdog {
       const remoteLag = decayed(watch.remoteLag, now - watch.remoteLagAt)
       // A transport whose round trip is seconds long (acknowledgements held up by loaded ends)
       // resends a lost packet only after that long: once it counts (the channel answered), its
-      // round trip is added too, up to twice the budget.
-      const rtt = watch.packets === -1 ? 0 : Math.min(2 * watch.budget, stream.rawStream?.rtt ?? 0)
+      // round trip is added too, up to `MAX_RTT_FACTOR` budgets.
+      const rtt = watch.packets === -1 ? 0 : Math.min(MAX_RTT_FACTOR * watch.budget, stream.rawStream?.rtt ?? 0)
       if (watch.idle >= watch.budget + LAG_ALLOWANCE * Math.max(this.recentLag, remoteLag) + rtt && !late) {
         this.watched.delete(stream)
         // What the verdict was made of, for whoever logs the error.
