@@ -53,19 +53,13 @@ export class ConfigStore {
    * failed session behind. True when the Corestore internals it reads are not there.
    */
   static async exists(store: Corestore): Promise<boolean> {
-    return withNamespace(store, async (session) => {
-      const ns = session as unknown as StoreInternals
-      await ns.ready()
-      const getAlias = ns.storage?.getAlias
-      if (getAlias === undefined || ns.ns === undefined) return true
-      return (await getAlias.call(ns.storage, { name: CORE_NAME, namespace: ns.ns })) !== null
-    })
+    return withNamespace(store, holdsCore)
   }
 
   /** The discovery key of the core of remembered configurations, or null when there is none (none is created). */
   static async discoveryKey(store: Corestore): Promise<Buffer | null> {
-    if (!(await ConfigStore.exists(store))) return null
     return withNamespace(store, async (ns) => {
+      if (!(await holdsCore(ns))) return null
       const core = openCore(ns, false)
       await core.ready()
       return core.discoveryKey
@@ -74,8 +68,8 @@ export class ConfigStore {
 
   /** Reads every remembered configuration without creating the store if there is none. */
   static async list(store: Corestore): Promise<Array<RememberedConfig & { discoveryKey: Buffer }>> {
-    if (!(await ConfigStore.exists(store))) return []
     return withNamespace(store, async (ns) => {
+      if (!(await holdsCore(ns))) return []
       const core = openCore(ns, false)
       await core.ready()
       const bee = new Hyperbee<StoredValue>(core, { keyEncoding: 'utf-8', valueEncoding: 'json' })
@@ -94,6 +88,15 @@ interface StoreInternals {
   ns?: Buffer
   ready(): Promise<void>
   storage?: { getAlias?(alias: { name: string; namespace: Buffer }): Promise<Buffer | null> }
+}
+
+/** Whether the namespace session `ns` holds the core of remembered configurations (see `exists`). */
+async function holdsCore(session: Corestore): Promise<boolean> {
+  const ns = session as unknown as StoreInternals
+  await ns.ready()
+  const getAlias = ns.storage?.getAlias
+  if (getAlias === undefined || ns.ns === undefined) return true
+  return (await getAlias.call(ns.storage, { name: CORE_NAME, namespace: ns.ns })) !== null
 }
 
 /** The core of remembered configurations, in the namespace session `ns`. */
