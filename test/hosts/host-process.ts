@@ -12,7 +12,10 @@
  *   --block-size B      blocks are `blockContent(i, B)` (default: the short `block i`)
  *   --join-on-command   prepare (store, core, key pair), say `prepared`, join on {"cmd":"join"}
  *   --report-timeouts   say `timeouts` every second (each peer's idle time-out and keep-alive)
- * Env `HOST_TIMEOUT`: the networker's `timeout` (default 2000).
+ * Env `HOST_TIMEOUT`: the networker's `timeout` (default 2000). Env `HOST_STACK=bare`: the bare
+ * stack instead of a networker (`bare-node.ts`: Hyperswarm, Corestore and a Protomux probe);
+ * with it, `HOST_BARE_KEEPALIVE=MS` sets that keep-alive on every bare connection (HyperDHT's own
+ * is 5 s; a networker with `timeout: 2000` asks for 500 ms).
  *
  * Events (every one with `at`, Date.now() of this machine, so hosts' times compare):
  *   bootstrap {host, port} · prepared {publicKey, key} · ready {publicKey, key} (configure resolved)
@@ -44,6 +47,7 @@ import { ReactiveNetworker } from '../../lib/reactive-networker'
 import type { Peer, PeerStream } from '../../lib/peer'
 import { noiseOf } from '../kit/peers'
 import { shortKey } from './keys'
+import { BareNode, SoakNode } from './bare-node'
 import { LOOP_RESOLUTION_MS, loopDelayOf } from './soak-report'
 
 /** At most one `blocks` event per this many ms (each carries the time of its last change). */
@@ -99,13 +103,9 @@ async function main(): Promise<void> {
   const [host, port] = bootstrapArg.split(':')
   const store = new Corestore(dir)
   const dht = new HyperDHT({ bootstrap: [{ host, port: Number(port) }], host: address, ephemeral: true, firewalled: false })
-  const networker = new ReactiveNetworker(store, {
-    // Hosts on one bridge reach each other directly: not firewalled (HyperDHT's holepunch path
-    // for firewalled nodes opens connections that never carry data between namespaces).
-    dht,
-    timeout: Number(process.env.HOST_TIMEOUT ?? 2000),
-    relookupBackoff: [500, 1000, 2000]
-  })
+  // Hosts on one bridge reach each other directly: not firewalled (HyperDHT's holepunch path
+  // for firewalled nodes opens connections that never carry data between namespaces).
+  const networker: SoakNode = process.env.HOST_STACK === 'bare' ? new BareNode(store, dht) : networkerNode(store, dht)
   const hex = (key: Uint8Array): string => b4a.toString(key, 'hex')
   const udxOf = (stream: NoiseSecretStream): Record<string, number> | null => {
     const raw = stream.rawStream as unknown as Record<string, number> | null
@@ -182,7 +182,7 @@ async function main(): Promise<void> {
 
   const join = async (): Promise<void> => {
     say({ event: 'joining' })
-    await networker.configure(core.discoveryKey as Buffer, { announce: true, lookup: true })
+    await networker.join(core.discoveryKey as Buffer)
     say({ event: 'ready', publicKey, key })
   }
 
@@ -237,6 +237,24 @@ async function main(): Promise<void> {
 
   if (flag('--join-on-command')) say({ event: 'prepared', publicKey, key })
   else await join()
+}
+
+/** The networker as a soak node: `timeout` from `HOST_TIMEOUT` (default 2000), quick relookups. */
+function networkerNode(store: Corestore, dht: HyperDHT): SoakNode {
+  const networker = new ReactiveNetworker(store, {
+    dht,
+    timeout: Number(process.env.HOST_TIMEOUT ?? 2000),
+    relookupBackoff: [500, 1000, 2000]
+  })
+  return {
+    connections$: networker.connections$,
+    peers$: networker.peers$,
+    peerEvents$: networker.peerEvents$,
+    errors$: networker.errors$,
+    loadKeyPair: () => networker.loadKeyPair(),
+    join: (discoveryKey) => networker.configure(discoveryKey, { announce: true, lookup: true }),
+    close: () => networker.close()
+  }
 }
 
 /**

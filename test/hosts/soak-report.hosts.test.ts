@@ -1,4 +1,4 @@
-import { ConnClose, ConnOpen, ConnectionInput, analyseConnections } from './soak-report'
+import { ConnClose, ConnOpen, ConnectionInput, analyseConnections, meshProgress } from './soak-report'
 
 /**
  * The hosts soak's definition of a healthy drop (soak-report.ts), on made-up connection events:
@@ -144,4 +144,24 @@ test('a reset is the remote closing: the remote\'s own close decides, even when 
   expect(result.duplicateCloses).toBe(1)
   expect(result.healthyDrops).toMatchObject({ connections: 1, byReason: { 'connection reset by peer': 1 } })
   expect(result.healthyDrops.examples[0].pair).toEqual([1, 3])
+})
+
+describe('meshProgress', () => {
+  const ev = (at: number, count: number) => ({ at, count })
+
+  it('times each share of all host pairs from the phase start', () => {
+    // 3 hosts: 6 peer entries make the full mesh.
+    const peers = [[ev(100, 0), ev(1100, 1), ev(2100, 2)], [ev(100, 0), ev(1200, 2)], [ev(100, 0), ev(3100, 2)]]
+    expect(meshProgress(peers, 6, 100)).toEqual({ '50%': 1100, '90%': 3000, '99%': 3000 })
+  })
+
+  it('follows peer counts down as well as up, and says null for a share never reached', () => {
+    const peers = [[ev(0, 3), ev(500, 1), ev(900, 3)], [ev(200, 2)]]
+    // 10 entries needed: 3, 5 (the second host), 3 (the first lost two), 5 again; never 9.
+    expect(meshProgress(peers, 10, 0)).toEqual({ '50%': 200, '90%': null, '99%': null })
+  })
+
+  it('counts events before the start as the starting state, and their times as the start', () => {
+    expect(meshProgress([[ev(0, 2)], [ev(50, 2)]], 4, 100)).toEqual({ '50%': 0, '90%': 0, '99%': 0 })
+  })
 })

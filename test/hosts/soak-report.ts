@@ -243,6 +243,36 @@ export function analyseConnections(input: ConnectionInput): ConnectionAnalysis {
   }
 }
 
+/** The shares of all host pairs `meshProgress` reports the time of. */
+export const MESH_SHARES = [0.5, 0.9, 0.99] as const
+
+/**
+ * How the mesh filled: for each share in `MESH_SHARES`, ms from `from` until the hosts' peer
+ * counts summed to that share of `need` (every host counting each other one: N × (N − 1)), or null
+ * if they never did. `peers` holds each host's `peers` events (its time and how many peers it
+ * had), in any order; events before `from` set the starting counts. A mesh that never becomes
+ * full (the bare stack, which looks again only on its own timer) still shows how fast most of it
+ * formed.
+ */
+export function meshProgress(
+  peers: ReadonlyArray<ReadonlyArray<{ readonly at: number; readonly count: number }>>,
+  need: number,
+  from: number
+): Record<string, number | null> {
+  const changes = peers.flatMap((events, host) => events.map((e) => ({ host, ...e }))).sort((a, b) => a.at - b.at)
+  const counts = new Map<number, number>()
+  let total = 0
+  const reached = new Map<number, number>()
+  for (const { host, at, count } of changes) {
+    total += count - (counts.get(host) ?? 0)
+    counts.set(host, count)
+    for (const share of MESH_SHARES) {
+      if (!reached.has(share) && need > 0 && total >= share * need) reached.set(share, Math.max(0, at - from))
+    }
+  }
+  return Object.fromEntries(MESH_SHARES.map((share) => [`${Math.round(share * 100)}%`, reached.get(share) ?? null]))
+}
+
 /** Event-loop delay of one host (ms). */
 export interface LoopDelay {
   readonly p50: number

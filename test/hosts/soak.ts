@@ -36,6 +36,7 @@ import {
   LoopDelay,
   PhaseMark,
   analyseConnections,
+  meshProgress,
   loopDelayOf,
   loopDelaySummary,
   seconds,
@@ -50,6 +51,9 @@ const USAGE = `usage: npm run soak:hosts -- --hosts N [options]    (or --smoke: 
   --block-size BYTES      size of each block (default 1024)
   --extra-blocks E        blocks appended during the cut and again during the kill (default B / 4)
   --timeout MS            every networker's timeout (default 2000)
+  --bare                  the bare stack instead of networkers, to compare (Hyperswarm + Corestore
+                          + a Protomux probe channel: a peer once the probe is open at both ends;
+                          no time-out but UDX's, no repair); default JSON soak-hosts-N-bare.json
   --fraction F            share of the hosts cut, and killed (default 0.2; at least one reader)
   --cut-ms MS             how long the cut lasts (default 5000)
   --cap S                 each wait for a full mesh (and for detection) gives up after S s (default 60)
@@ -73,6 +77,7 @@ interface Options {
   readonly deadlineMs: number
   readonly maxHealthyDrops: number | null
   readonly smoke: boolean
+  readonly bare: boolean
   readonly out: string | null
   readonly logs: string | null
 }
@@ -89,7 +94,7 @@ function parseArgs(argv: readonly string[]): Options {
       const value = inline ?? argv[++i]
       if (value === undefined) throw new UsageError(`${name} needs a value`)
       values.set(name, value)
-    } else if (['--smoke', '--no-write', '--help', '-h'].includes(name)) flags.add(name)
+    } else if (['--smoke', '--bare', '--no-write', '--help', '-h'].includes(name)) flags.add(name)
     else throw new UsageError(`unknown option "${argv[i]}"`)
   }
   if (flags.has('--help') || flags.has('-h')) {
@@ -109,12 +114,13 @@ function parseArgs(argv: readonly string[]): Options {
   const hosts = number('--hosts', 5, (n) => int(n) && n >= 2 && n <= 200)
   const blocks = number('--blocks', smoke ? 50 : 200, (n) => int(n) && n >= 1)
   const write = !smoke && !flags.has('--no-write')
+  const bare = flags.has('--bare')
   return {
     hosts,
     blocks,
     blockSize: number('--block-size', 1024, (n) => int(n) && n >= 16 && n <= 1 << 20),
     extraBlocks: number('--extra-blocks', Math.max(1, Math.floor(blocks / 4)), int),
-    timeout: number('--timeout', 2000, (n) => int(n) && n >= 100),
+    timeout: number('--timeout', 2000, (n) => int(n) && (n === 0 || n >= 100)),
     fraction: number('--fraction', 0.2, (n) => n > 0 && n < 1),
     cutMs: number('--cut-ms', 5000, int),
     capMs: number('--cap', 60, (n) => n > 0) * 1000,
@@ -122,7 +128,8 @@ function parseArgs(argv: readonly string[]): Options {
     deadlineMs: number('--deadline', smoke ? 90 : 900, (n) => n > 0) * 1000,
     maxHealthyDrops: values.has('--max-healthy-drops') ? number('--max-healthy-drops', 0, int) : null,
     smoke,
-    out: write ? path.resolve(values.get('--out') ?? path.join(ROOT, 'bench', 'results', `soak-hosts-${hosts}.json`)) : null,
+    bare,
+    out: write ? path.resolve(values.get('--out') ?? path.join(ROOT, 'bench', 'results', `soak-hosts-${hosts}${bare ? '-bare' : ''}.json`)) : null,
     logs: values.has('--logs') ? path.resolve(values.get('--logs') as string) : null
   }
 }
@@ -218,6 +225,8 @@ interface PhaseResult {
   blocksMs: number | null
   /** Fewest peers of any host when the wait ended. */
   fewestPeers: number
+  /** mesh: ms from the join until the hosts' peers made 50%, 90%, 99% of all pairs (`meshProgress`). */
+  meshShares?: Record<string, number | null>
   /** Pairs not connected at both ends when the wait ended (the first 50). */
   missingPairs: string[]
   /** Per cut/killed host: ms until every other host dropped it (null: not all did). */
@@ -450,7 +459,7 @@ async function soak(opts: Options, startedAt: number, atStart: ReturnType<typeof
     setupMs.namespaces = Date.now() - t
     log(`${n + 1} namespaces with static neighbour entries in ${seconds(setupMs.namespaces)}`)
     t = Date.now()
-    const launcher = new HostLauncher(topology, workDir, { HOST_TIMEOUT: String(opts.timeout) }, hostPriority)
+    const launcher = new HostLauncher(topology, workDir, { HOST_TIMEOUT: String(opts.timeout), HOST_STACK: opts.bare ? 'bare' : 'networker' }, hostPriority)
     resources.launcher = launcher
 
     const stderrOf = (host: { stderr: string }) => (text: string) => {
@@ -495,7 +504,9 @@ async function soak(opts: Options, startedAt: number, atStart: ReturnType<typeof
     const meshMs = meshed ? Math.max(joinAt, ...hosts.map((h) => h.peersChangedAt)) - joinAt : null
     const meshState = describeMesh()
     if (!meshed) failures.push(`mesh: no full mesh within ${opts.capMs / 1000} s (${meshState})`)
-    phases.mesh = { meshMs, blocksMs: null, fewestPeers: fewest().peers, missingPairs: missingPairs(), loopDelay: await loopDelays() }
+    const peerCounts = hosts.map((h) => h.proc.events.filter((e) => e.event === 'peers').map((e) => ({ at: e.at ?? 0, count: (e.keys as unknown[]).length })))
+    const meshShares = meshProgress(peerCounts, n * (n - 1), joinAt)
+    phases.mesh = { meshMs, meshShares, blocksMs: null, fewestPeers: fewest().peers, missingPairs: missingPairs(), loopDelay: await loopDelays() }
     log(`mesh: ${meshed ? `full (${n - 1} peers each) after ${seconds(meshMs)}` : `NOT full (${meshState})`}`)
 
     // 2. replicate.
@@ -683,7 +694,8 @@ async function soak(opts: Options, startedAt: number, atStart: ReturnType<typeof
       capMs: opts.capMs,
       verifyCapMs: opts.verifyCapMs,
       deadlineMs: opts.deadlineMs,
-      maxHealthyDrops: opts.maxHealthyDrops
+      maxHealthyDrops: opts.maxHealthyDrops,
+      bare: opts.bare
     },
     setupMs,
     hostNames: Object.fromEntries(hosts.map((h) => [h.index, h.name])),
@@ -747,11 +759,13 @@ function print(r: SoakResult): void {
     const cut = p.cutMs === undefined ? '' : ` for ${seconds(p.cutMs)}`
     return `${p.hosts?.join(', ') ?? ''}${cut}: dropped by all others after ${detect(name)}; ${mesh}, all blocks ${seconds(p.blocksMs)} after ${name === 'cut' ? 'the restore' : 'the restart'}`
   }
+  const shares = (p: PhaseResult | undefined): string =>
+    p?.meshShares === undefined ? '' : `; of all pairs ${Object.entries(p.meshShares).map(([share, ms]) => `${share} ${seconds(ms)}`).join(', ')}`
   const rows: Array<[string, string]> = [
-    ['hosts', `${r.hosts} (1 writer, ${r.hosts - 1} readers) + private DHT (bootstrap + 2 persistent nodes); timeout ${r.options.timeout} ms`],
+    ['hosts', `${r.hosts} (1 writer, ${r.hosts - 1} readers) + private DHT (bootstrap + 2 persistent nodes); ${r.options.bare ? 'BARE STACK (Hyperswarm + Corestore + probe channel, no time-out)' : `timeout ${r.options.timeout} ms`}`],
     ['machine', `${r.machine.cores} cores, load ${r.machine.loadAverage.join(' ')} at the start, ${r.loadAverageAtEnd.join(' ')} at the end`],
     ['setup', `namespaces ${seconds(r.setupMs.namespaces)}, processes ${seconds(r.setupMs.processes)}`],
-    ['full mesh', phase('mesh')?.meshMs == null ? `NOT reached (${missing(phase('mesh'))})` : `${seconds(phase('mesh')?.meshMs ?? null)} from the join`],
+    ['full mesh', `${phase('mesh')?.meshMs == null ? `NOT reached (${missing(phase('mesh'))})` : `${seconds(phase('mesh')?.meshMs ?? null)} from the join`}${shares(phase('mesh'))}`],
     ['all readers verified', `${seconds(phase('replicate')?.blocksMs ?? null)} from the append (${r.options.blocks} × ${r.options.blockSize} B)`],
     [
       'blocks (whole run)',
