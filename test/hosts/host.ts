@@ -148,8 +148,11 @@ export class HostLauncher {
 
   start(index: number, name: string, args: readonly string[], opts: ConstructorParameters<typeof Host>[2] = {}): Host {
     const [cmd, ...prefix] = this.topology.exec(index)
-    // SOAK_HOST_NODE_ARGS: extra node flags for every host, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
-    const nodeArgs = (process.env.SOAK_HOST_NODE_ARGS ?? '').split(' ').filter(Boolean)
+    // SOAK_HOST_NODE_ARGS: extra node flags for every host, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`;
+    // with SOAK_HOST_NODE_ARGS_ONLY=<name> (e.g. reader5), for that host alone: profiling all fifty
+    // slows the run too much to show it as it is.
+    const only = process.env.SOAK_HOST_NODE_ARGS_ONLY
+    const nodeArgs = only !== undefined && only !== name ? [] : (process.env.SOAK_HOST_NODE_ARGS ?? '').split(' ').filter(Boolean)
     const child = spawn(cmd, [...prefix, process.execPath, ...nodeArgs, this.script, ...args], {
       cwd: ROOT,
       env: { ...process.env, ...this.env, NODE_PATH: path.join(ROOT, 'node_modules') },
