@@ -58,8 +58,11 @@ export interface Join {
 export interface RelookupRecord {
   readonly key: Buffer
   session: DiscoverySession | null
-  /** The key's queue: a relookup runs in it, between configure calls. */
-  tail: Promise<unknown>
+  /**
+   * Moves on at every `stop` (each configure of the key): a relookup due or under way from
+   * before it neither tells the swarm anything nor schedules another.
+   */
+  generation: number
   relookup: QueuedTimer | null
   relookups: number
   /** Peers Hyperswarm has found through this topic, after the last lookup. */
@@ -165,27 +168,32 @@ export class Relookups {
       record.relookups++
       if (!eager() && now > 0) record.repairs++
       const session = record.session
-      this.run(() => {
-        record.tail = record.tail
-          .then(async () => {
-            if (this.stopped || record.session !== session) return
-            await session.refresh(options)
-            source.update()
-            const found = source.foundFor(record.key)
-            record.quiet = found > record.found ? 0 : record.quiet + 1
-            record.found = found
-            if (!this.stopped && record.session === session && record.relookup === null) {
-              this.schedule(record, options, source)
-            }
-          })
-          .catch(() => {})
-        return record.tail
+      const generation = record.generation
+      const current = (): boolean => !this.stopped && record.session === session && record.generation === generation
+      // Not queued behind the key's configure calls: a configure waiting for its flush (which a
+      // loaded swarm may take seconds to reach) would hold every lookup back meanwhile, and the
+      // peers still unfound with it. A configure since then cancels this one (`stop`), and the
+      // swarm keeps the options it was given last.
+      this.run(async () => {
+        if (!current()) return
+        try {
+          await session.refresh(options)
+        } catch {
+          return
+        }
+        if (!current()) return
+        source.update()
+        const found = source.foundFor(record.key)
+        record.quiet = found > record.found ? 0 : record.quiet + 1
+        record.found = found
+        if (record.relookup === null) this.schedule(record, options, source)
       })
     })
   }
 
   /** Cancels a key's relookups (a refresh, a leave): the next `start` begins the backoff afresh. */
   stop(record: RelookupRecord): void {
+    record.generation++
     record.relookup?.cancel()
     record.relookup = null
     record.relookups = 0

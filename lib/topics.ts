@@ -175,6 +175,7 @@ export class Topics {
       settling: null,
       waiters: null,
       relookup: null,
+      generation: 0,
       relookups: 0,
       repairs: 0,
       found: 0,

@@ -14,6 +14,8 @@ interface FakeSwarm {
   readonly progress: BehaviorSubject<SwarmProgress>
   /** Virtual times of every refresh, per hex key. */
   readonly refreshes: Map<string, number[]>
+  /** The options of every refresh, in order (all keys). */
+  readonly options: Array<{ server: boolean; client: boolean } | undefined>
   /** Pending refreshes (when `holdRefreshes`): resolve them to finish the lookups. */
   readonly held: Array<() => void>
   peers: boolean
@@ -31,6 +33,7 @@ function fakeSwarm(scheduler: VirtualTimeScheduler): FakeSwarm {
   const fake: FakeSwarm = {
     progress,
     refreshes: new Map(),
+    options: [],
     held: [],
     peers: false,
     found: 0,
@@ -41,7 +44,8 @@ function fakeSwarm(scheduler: VirtualTimeScheduler): FakeSwarm {
       progress$: progress.asObservable(),
       join: (topic) => ({
         flushed: () => Promise.resolve(),
-        refresh: () => {
+        refresh: (options?: { server: boolean; client: boolean }) => {
+          fake.options.push(options)
           const hex = topic.toString('hex')
           fake.refreshes.set(hex, [...(fake.refreshes.get(hex) ?? []), scheduler.now()])
           fake.onrefresh()
@@ -168,6 +172,41 @@ describe('Topics on a virtual clock', () => {
     await advanceTo(growing.scheduler, 5000)
     expect(growing.swarm.refreshes.get(key(11).hex)).toEqual([100, 300, 500, 700, 900, 1100, 1300, 1500])
     growing.topics.close()
+  })
+
+  it('relookups run while a configure still waits for its flush (a busy swarm does not hold them back)', async () => {
+    const { scheduler, swarm, topics } = setup()
+    swarm.progress.next({ connecting: 3, queued: 10, saturated: false })
+    let resolved = false
+    const configuring = topics.configure(key(12), { announce: true, lookup: true, flush: true }).then((state) => {
+      resolved = true
+      return state
+    })
+    await advanceTo(scheduler, 700)
+    expect(resolved).toBe(false)
+    expect(swarm.refreshes.get(key(12).hex)).toEqual([50, 250, 450, 650])
+    swarm.progress.next({ connecting: 0, queued: 0, saturated: false })
+    expect((await configuring).flushed).toBe(true)
+    topics.close()
+  })
+
+  it('a configure cancels a relookup under way: it schedules nothing more, and the swarm keeps the options given last', async () => {
+    const { scheduler, swarm, topics } = setup()
+    await topics.configure(key(13), { announce: true, lookup: true, flush: false })
+    swarm.holdRefreshes = true
+    await advanceTo(scheduler, 60)
+    // The 50 ms look-again is under way (held) when the key is configured again, lookup only.
+    expect(swarm.held.length).toBe(1)
+    await topics.configure(key(13), { announce: false, lookup: true, flush: false })
+    swarm.holdRefreshes = false
+    swarm.held.splice(0).forEach((resolve) => resolve())
+    await advanceTo(scheduler, 700)
+    const after = swarm.options.slice(swarm.options.findIndex((o) => o?.server === false))
+    expect(after.length).toBeGreaterThan(1)
+    // Every refresh from the reconfiguration on is a lookup only, on its own backoff (100, 200).
+    expect(after.every((o) => o?.server === false && o.client === true)).toBe(true)
+    expect(swarm.refreshes.get(key(13).hex)).toEqual([50, 60, 160, 360, 560])
+    topics.close()
   })
 
   it('a leave stops the key’s relookups; close() stops them all', async () => {

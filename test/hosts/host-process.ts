@@ -15,7 +15,8 @@
  * Env `HOST_TIMEOUT`: the networker's `timeout` (default 2000). Env `HOST_STACK=bare`: the bare
  * stack instead of a networker (`bare-node.ts`: Hyperswarm, Corestore and a Protomux probe);
  * with it, `HOST_BARE_KEEPALIVE=MS` sets that keep-alive on every bare connection (HyperDHT's own
- * is 5 s; a networker with `timeout: 2000` asks for 500 ms).
+ * is 5 s; a networker with `timeout: 2000` asks for 500 ms). Env `HOST_DIAL_LOG=1`: a `dial` event
+ * {ok, ms} for every HyperDHT connect this host makes (`at` is when it started).
  *
  * Events (every one with `at`, Date.now() of this machine, so hosts' times compare):
  *   bootstrap {host, port} · prepared {publicKey, key} · ready {publicKey, key} (configure resolved)
@@ -105,6 +106,24 @@ async function main(): Promise<void> {
   const dht = new HyperDHT({ bootstrap: [{ host, port: Number(port) }], host: address, ephemeral: true, firewalled: false })
   // Hosts on one bridge reach each other directly: not firewalled (HyperDHT's holepunch path
   // for firewalled nodes opens connections that never carry data between namespaces).
+  if (process.env.HOST_DIAL_LOG === '1') {
+    // Diagnostics: every dial this host makes (HyperDHT connect), and how long until it opened or failed.
+    const node = dht as unknown as { connect: (...args: unknown[]) => NoiseSecretStream }
+    const connect = node.connect.bind(node)
+    node.connect = (...args: unknown[]): NoiseSecretStream => {
+      const started = Date.now()
+      const stream = connect(...args)
+      let opened = false
+      stream.once('open', () => {
+        opened = true
+        say({ event: 'dial', ok: true, ms: Date.now() - started, at: started })
+      })
+      stream.once('close', () => {
+        if (!opened) say({ event: 'dial', ok: false, ms: Date.now() - started, at: started })
+      })
+      return stream
+    }
+  }
   const networker: SoakNode = process.env.HOST_STACK === 'bare' ? new BareNode(store, dht) : networkerNode(store, dht)
   const hex = (key: Uint8Array): string => b4a.toString(key, 'hex')
   const udxOf = (stream: NoiseSecretStream): Record<string, number> | null => {
