@@ -168,8 +168,9 @@ export class Relookups {
       record.relookups++
       if (!eager() && now > 0) record.repairs++
       const session = record.session
+      // Every change of the key's session (a leave, a new join) goes through `stop` first.
       const generation = record.generation
-      const current = (): boolean => !this.stopped && record.session === session && record.generation === generation
+      const current = (): boolean => !this.stopped && record.generation === generation
       // Not queued behind the key's configure calls: a configure waiting for its flush (which a
       // loaded swarm may take seconds to reach) would hold every lookup back meanwhile, and the
       // peers still unfound with it. A configure since then cancels this one (`stop`), and the

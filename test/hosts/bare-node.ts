@@ -16,6 +16,9 @@ const PROBE = 'soak/bare-probe'
 /** ms between the bare stack's lookups of its topic: the networker hosts' first look-again, their backoff, then every 2 s. */
 const RELOOKUPS = [50, 500, 1000, 2000]
 
+/** `HOST_BARE_KEEPALIVE` (ms): a keep-alive set on every connection (0: HyperDHT's own, 5 s). */
+const KEEPALIVE = Number(process.env.HOST_BARE_KEEPALIVE ?? 0)
+
 /**
  * What a soak host reads of its node: a `ReactiveNetworker`, or the bare stack below. Both say
  * when a connection opens and closes, and which connections are peers.
@@ -62,7 +65,7 @@ export class BareNode implements SoakNode {
     return this.keyPair
   }
 
-  async join(discoveryKey: Buffer): Promise<unknown> {
+  async join(discoveryKey: Buffer): Promise<void> {
     const keyPair = await this.loadKeyPair()
     const swarm = (this.swarm ??= this.open(keyPair))
     const discovery = swarm.join(discoveryKey, { server: true, client: true })
@@ -72,20 +75,22 @@ export class BareNode implements SoakNode {
     // would add: look again on the soak's backoff, then every 2 s while Hyperswarm knows of more
     // peers than are connected.
     const step = (i: number): void => {
+      if (swarm.destroyed) return
       this.relookup = setTimeout(() => {
-        if (swarm.destroyed) return
         if (i < RELOOKUPS.length || this.byKey.size < swarm.peers.size) void discovery.refresh().catch(() => {})
         step(i + 1)
       }, RELOOKUPS[Math.min(i, RELOOKUPS.length - 1)])
     }
     step(0)
-    return undefined
   }
 
   async close(): Promise<void> {
     if (this.relookup !== null) clearTimeout(this.relookup)
     await this.swarm?.destroy()
     if (this.swarm === null) await this.dht.destroy()
+    this.raw.complete()
+    this.events.complete()
+    this.peers.complete()
   }
 
   private open(keyPair: Corestore.KeyPair): Hyperswarm {
@@ -94,8 +99,7 @@ export class BareNode implements SoakNode {
       const stream = conn as unknown as PeerStream
       const key = Buffer.from(conn.remotePublicKey).toString('hex')
       conn.on('error', () => {})
-      const keepAlive = Number(process.env.HOST_BARE_KEEPALIVE ?? 0)
-      if (keepAlive > 0) conn.setKeepAlive(keepAlive)
+      if (KEEPALIVE > 0) conn.setKeepAlive(KEEPALIVE)
       this.raw.next({ type: 'open', connection: stream })
       this.store.replicate(conn)
       let peer: Peer | null = null
