@@ -51,12 +51,12 @@ interface KeyState<C> {
  * const c2: ConnectionLike = { publicKey: key(1), remotePublicKey: key(0xab), isInitiator: false }
  * const raw = new Subject<ConnectionEvent>()
  * raw.pipe(dedupeConnections({ graceTime: 100 })).subscribe(e => console.log(e.type, e.key.slice(0, 6)))
- * raw.next({ type: 'open', connection: c1 })   // c1 and c2 both reach remote key ab12cd…
+ * raw.next({ type: 'open', connection: c1 })   // c1 and c2 both reach remote key ababab…
  * raw.next({ type: 'close', connection: c1 })  // Hyperswarm closed c1 as a duplicate
  * raw.next({ type: 'open', connection: c2 })   // … and hands over c2 a few ms later
  * // Logs:
- * // add ab12cd
- * // swap ab12cd
+ * // add ababab
+ * // swap ababab
  * ```
  *
  * @param config Grace time and scheduler.
