@@ -62,9 +62,10 @@ export class ReactiveNetworker implements NetworkerStreams {
   /** Hot, no replay: `add`, `remove`, and `swap` (same Peer, new stream) events. Completes on close. */
   readonly peerEvents$: Observable<NetworkerPeerEvent>
   /**
-   * Hot. The joined topics (key: hex discovery key) on subscribe, then every change; each value is
-   * a Map of its own. On close the last value is the empty map; a subscriber after close gets it,
-   * then completion.
+   * Hot. The joined topics (key: hex discovery key) on subscribe, then every change. A copy per
+   * subscriber: every value is a new Map for that subscriber alone (its `set`/`delete` reach no one
+   * else); the states in it are frozen. On close the last value is the empty map; a subscriber
+   * after close gets it, then completion.
    */
   readonly topics$: Observable<ReadonlyMap<string, TopicState>>
   /**
@@ -117,7 +118,7 @@ export class ReactiveNetworker implements NetworkerStreams {
     return this.connections.peersState.getValue()
   }
 
-  /** The joined topics now (what `topics$` last emitted), a Map of its own. */
+  /** The joined topics now (what `topics$` last emitted), a new Map (a copy) on every read. */
   get topics(): ReadonlyMap<string, TopicState> {
     return this.topicRegistry.snapshot()
   }

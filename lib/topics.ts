@@ -1,4 +1,4 @@
-import { Observable, SchedulerLike, Subject, Subscription, asyncScheduler, defer, startWith } from 'rxjs'
+import { Observable, SchedulerLike, Subject, Subscription, asyncScheduler, defer, map, startWith } from 'rxjs'
 import { isIdle } from '../operators/detectFlush'
 import { initialTopicState, reduceTopicState, sameState } from '../operators/topicState'
 import type { SwarmProgress, TopicInput, TopicState } from '../operators/types'
@@ -55,8 +55,9 @@ export interface TopicsOptions {
  */
 export class Topics {
   private readonly records = new Map<string, TopicRecord>()
-  /** The joined topics: what `topics$` shows (each emission is a copy of its own). */
+  /** The joined topics: what `topics$` shows (each subscriber gets a copy of its own). */
   private readonly joined = new Map<string, TopicState>()
+  /** The joined topics at each change; never handed out: every subscriber gets its own copy. */
   private readonly changes = new Subject<ReadonlyMap<string, TopicState>>()
   /** `topic$` subscribers, per key, only while someone watches that key. */
   private readonly watchers = new Map<string, Subject<TopicState>>()
@@ -70,8 +71,17 @@ export class Topics {
   private readonly closedPromise: Promise<never>
   private rejectClosed: (err: Error) => void = () => {}
 
-  /** Hot; the joined topics on subscribe, then after every change; after close, the empty map and completion. */
-  readonly topics$: Observable<ReadonlyMap<string, TopicState>> = defer(() => this.changes.pipe(startWith(this.snapshot())))
+  /**
+   * Hot; the joined topics on subscribe, then after every change; after close, the empty map and
+   * completion. Every value is a new Map for that subscriber alone (a copy per subscriber, so one
+   * subscriber's `set`/`delete` reaches nobody else); the states in it are frozen and shared.
+   */
+  readonly topics$: Observable<ReadonlyMap<string, TopicState>> = defer(() =>
+    this.changes.pipe(
+      map((joined): ReadonlyMap<string, TopicState> => new Map(joined)),
+      startWith(this.snapshot())
+    )
+  )
 
   constructor(private readonly opts: TopicsOptions) {
     this.relookups = new Relookups(opts.scheduler ?? asyncScheduler, opts.relookupBackoff)
