@@ -66,7 +66,7 @@ test('a page from an origin that is not allowed is refused with 4403', async () 
   const listed = rawClient(server.url, { origin: 'http://localhost:4200' })
   await listed.opened
   await until(() => listed.received.length === 1, 5000, 'hello')
-  expect(JSON.parse(listed.received[0])).toMatchObject({ op: 'hello', version: 1 })
+  expect(JSON.parse(listed.received[0])).toMatchObject({ op: 'hello', version: 2 })
   listed.ws.close()
 })
 
@@ -101,6 +101,8 @@ test('malformed frames get 4400 and never crash the server', async () => {
     JSON.stringify({ op: 'configure', id: 1, key: 'zz' }),
     JSON.stringify({ op: 'send', id: 1, name: 'chat', message: 'x', binary: true }),
     JSON.stringify({ op: 'send', id: 1, name: 'chat' }),
+    JSON.stringify({ op: 'drained', id: 1 }),
+    JSON.stringify({ op: 'drained', id: 1, name: 5 }),
     JSON.stringify({ op: 'explode', id: 1 }),
     JSON.stringify({ __proto__: { op: 'sub' }, id: 1 }),
     Buffer.from([0, 1, 2, 3])

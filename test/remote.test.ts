@@ -54,7 +54,7 @@ test('three peers appear on the client, and a closed networker vanishes from it'
   const client = clients.connect(server.url)
   expect(await keysOf(client, 3)).toEqual(others.map(keyOf).sort())
   const info = await firstValueFrom(client.server$)
-  expect(info).toEqual({ version: 1, publicKey: keyOf(host), extensions: [], commands: false })
+  expect(info).toEqual({ version: 2, publicKey: keyOf(host), extensions: [], commands: false })
 
   const events = firstValueFrom(client.peerEvents$.pipe(filter((e) => e.type === 'remove')))
   const leaving = keyOf(others[2])
@@ -136,8 +136,9 @@ test('commands: configure and leave a topic, send on a published extension (to o
 
   const received = firstValueFrom(remoteChat.messages$.pipe(take(2), toArray()))
   const [peer] = await firstValueFrom(client.peers$)
-  await client.send('chat', 'to you', peer)
-  await client.send('chat', 'to all')
+  expect(await client.send('chat', 'to you', peer)).toEqual({ accepted: true, full: false, waiting: 0 })
+  expect(await client.send('chat', 'to all')).toEqual({ accepted: true, full: false, waiting: 0 })
+  await client.drained('chat')
   expect((await received).map((m) => m.message)).toEqual(['to you', 'to all'])
   await expect(client.send('chat', 'x', 'ab'.repeat(32))).rejects.toMatchObject({ code: 'ERR_UNKNOWN_PEER' })
   await expect(client.send('other', 'x')).rejects.toMatchObject({ code: 'ERR_UNKNOWN_EXTENSION' })

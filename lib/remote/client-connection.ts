@@ -26,7 +26,7 @@ export type WebSocketConstructor = new (url: string, protocols?: string | string
 export type ChannelSpec = { stream: Exclude<StreamName, 'messages'> } | { stream: 'messages'; name: string }
 
 /** A command frame before it gets its id. */
-export type CommandSpec = WithoutId<Extract<ClientFrame, { op: 'configure' | 'send' }>>
+export type CommandSpec = WithoutId<Extract<ClientFrame, { op: 'configure' | 'send' | 'drained' }>>
 
 type WithoutId<F> = F extends unknown ? Omit<F, 'id'> : never
 
@@ -48,6 +48,8 @@ export interface ClientConnection {
   readonly server$: Observable<RemoteServerInfo>
   /** How the last socket closed (null while none has). */
   readonly closeInfo: CloseInfo | null
+  /** The server's `hello` of the current connection (null while none is open). */
+  readonly server: RemoteServerInfo | null
   /** Cold: each subscription is one subscription on the server, for as long as it lasts. */
   channel(spec: ChannelSpec): Observable<unknown>
   /** Sends a command; resolves with its `result` value, rejects with a `RemoteError`. */
@@ -88,6 +90,7 @@ export function openConnection(url: string, opts: ConnectionOptions): ClientConn
   let nextId = 1
   let socket: WebSocketSubject<unknown> | null = null
   let lastClose: CloseInfo | null = null
+  let hello: RemoteServerInfo | null = null
   let finished = false
 
   const failPending = (code: string, message: string): void => {
@@ -125,7 +128,10 @@ export function openConnection(url: string, opts: ConnectionOptions): ClientConn
       })
     ).pipe(
       finalize(() => {
-        if (socket === ws) socket = null
+        if (socket === ws) {
+          socket = null
+          hello = null
+        }
         if (finished) failPending(RemoteErrorCodes.ERR_CLOSED, 'the remote networker connection is closed')
         else failPending(RemoteErrorCodes.ERR_NOT_CONNECTED, 'the connection dropped before the answer')
       })
@@ -159,14 +165,13 @@ export function openConnection(url: string, opts: ConnectionOptions): ClientConn
     const frame = raw as ServerFrame
     switch (frame.op) {
       case 'hello':
-        info.next(
-          Object.freeze({
-            version: frame.version,
-            publicKey: frame.publicKey,
-            extensions: Object.freeze([...frame.extensions]),
-            commands: frame.commands
-          })
-        )
+        hello = Object.freeze({
+          version: frame.version,
+          publicKey: frame.publicKey,
+          extensions: Object.freeze([...frame.extensions]),
+          commands: frame.commands
+        })
+        info.next(hello)
         setState('open')
         return
       case 'next':
@@ -187,6 +192,7 @@ export function openConnection(url: string, opts: ConnectionOptions): ClientConn
   function finish(): void {
     finished = true
     socket = null
+    hello = null
     failPending(RemoteErrorCodes.ERR_CLOSED, 'the remote networker connection is closed')
     for (const entry of [...subs.values()]) entry.end()
     subs.clear()
@@ -237,6 +243,9 @@ export function openConnection(url: string, opts: ConnectionOptions): ClientConn
     server$: info.asObservable(),
     get closeInfo() {
       return lastClose
+    },
+    get server() {
+      return hello
     },
     channel,
     command,

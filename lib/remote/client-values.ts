@@ -10,6 +10,7 @@ import {
   type RemoteMessage,
   type RemotePeer,
   type RemotePeerEvent,
+  type RemoteSendResult,
   type RemoteTopicState
 } from './protocol'
 
@@ -30,6 +31,16 @@ export function toTopicMap(value: unknown): ReadonlyMap<string, RemoteTopicState
     )
   }
   return out
+}
+
+/** A `send` result (a version-1 server answers null: accepted, fullness unknown). */
+export function toSendResult(value: unknown): RemoteSendResult {
+  const result = (value ?? {}) as Partial<RemoteSendResult>
+  return Object.freeze({
+    accepted: true as const,
+    full: result.full === true,
+    waiting: typeof result.waiting === 'number' ? result.waiting : 0
+  })
 }
 
 /** An `errors` value as a `RemoteError`. */

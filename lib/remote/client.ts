@@ -14,20 +14,23 @@
  */
 import { Observable, map, share, shareReplay } from 'rxjs'
 import {
+  RemoteErrorCodes,
   bytesToHex,
+  remoteError,
   toHexKey,
   type CloseInfo,
   type ConnectionState,
   type RemoteMessage,
   type RemoteNetworkerStreams,
   type RemotePeer,
+  type RemoteSendResult,
   type RemoteServerInfo,
   type RemoteTopicState,
   type RemoteValue
 } from './protocol'
 import { topicOf } from './streams'
 import { openConnection, type WebSocketConstructor } from './client-connection'
-import { PeerCache, toError, toTopicMap } from './client-values'
+import { PeerCache, toError, toSendResult, toTopicMap } from './client-values'
 
 export {
   CloseCodes,
@@ -48,6 +51,7 @@ export type {
   RemoteNetworkerStreams,
   RemotePeer,
   RemotePeerEvent,
+  RemoteSendResult,
   RemoteServerInfo,
   RemoteTopicState,
   RemoteValue,
@@ -105,8 +109,18 @@ export interface RemoteNetworker extends RemoteNetworkerStreams {
   configure(discoveryKey: string | Uint8Array, opts?: RemoteConfigureOptions): Promise<RemoteTopicState>
   /** Leaves a topic (`configure` with announce and lookup false). */
   leave(discoveryKey: string | Uint8Array): Promise<RemoteTopicState>
-  /** Sends on a published extension to one peer, or to every peer without `peer`. */
-  send(name: string, message: RemoteValue, peer?: RemotePeer | string): Promise<void>
+  /**
+   * Sends on a published extension to one peer, or to every peer without `peer`. Resolves once
+   * the server accepted the message, with `full: true` when the window it went into is full
+   * (then wait for `drained(name)` before sending more); rejects with `ERR_BACKPRESSURE`, nothing
+   * sent, when this client already has the server's `maxWaitingSends` messages waiting.
+   */
+  send(name: string, message: RemoteValue, peer?: RemotePeer | string): Promise<RemoteSendResult>
+  /**
+   * Resolves once every peer's window of extension `name` on the server has room again (or the
+   * peer is gone): the messages this client had waiting have gone into the windows.
+   */
+  drained(name: string): Promise<void>
   /** Closes the connection for good: every stream completes. Idempotent. */
   close(): void
 }
@@ -188,13 +202,21 @@ export function connectNetworker(url: string, opts: ConnectOptions = {}): Remote
     },
     async send(name, message, peer) {
       const binary = message instanceof Uint8Array
-      await command({
+      const value = await command({
         op: 'send',
         name,
         message: binary ? bytesToHex(message) : message,
         ...(binary ? { binary: true as const } : {}),
         ...(peer === undefined ? {} : { peer: typeof peer === 'string' ? toHexKey(peer) : peer.remotePublicKey })
       })
+      return toSendResult(value)
+    },
+    async drained(name) {
+      const server = connection.server
+      if (server !== null && server.version < 2) {
+        throw remoteError(RemoteErrorCodes.ERR_COMMAND, `the server speaks protocol ${server.version}, without drained`)
+      }
+      await command({ op: 'drained', name })
     },
     close() {
       connection.close()

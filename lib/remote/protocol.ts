@@ -10,8 +10,12 @@
  */
 import type { Observable } from 'rxjs'
 
-/** The protocol version the server announces in its `hello` frame. */
-export const PROTOCOL_VERSION = 1
+/**
+ * The protocol version the server announces in its `hello` frame. 2 added the `drained` command
+ * and the `send` result `{ accepted, full, waiting }` (a version-1 server answers `send` with
+ * null and does not know `drained`).
+ */
+export const PROTOCOL_VERSION = 2
 /** The WebSocket subprotocol both sides speak. */
 export const SUBPROTOCOL = 'networker.v1'
 /** Prefix of the subprotocol entry that carries the token (hex of its UTF-8 bytes). */
@@ -54,9 +58,9 @@ export const TERMINAL_CLOSE_CODES: ReadonlySet<number> = new Set<number>([
 
 /** Error codes of remote errors (on top of the networker's own `ERR_*` codes on `errors$`). */
 export const RemoteErrorCodes = {
-  /** `messages$(name)` for an extension the server does not publish. */
+  /** `messages$(name)`, `send` or `drained` for an extension the server does not publish. */
   ERR_UNKNOWN_EXTENSION: 'ERR_UNKNOWN_EXTENSION',
-  /** A command (`configure`, `send`) while the server has `commands` off. */
+  /** A command (`configure`, `send`, `drained`) while the server has `commands` off. */
   ERR_COMMANDS_OFF: 'ERR_COMMANDS_OFF',
   /** A command while the client is not connected, or the connection dropped before the answer. */
   ERR_NOT_CONNECTED: 'ERR_NOT_CONNECTED',
@@ -65,7 +69,13 @@ export const RemoteErrorCodes = {
   /** The client was closed, or the server refused or ended the connection for good. */
   ERR_CLOSED: 'ERR_CLOSED',
   /** A command failed on the server (its message says why). */
-  ERR_COMMAND: 'ERR_COMMAND'
+  ERR_COMMAND: 'ERR_COMMAND',
+  /**
+   * A `send` refused because this client already has `maxWaitingSends` messages (or
+   * `maxWaitingSendBytes`) waiting behind full extension windows: nothing was queued. Wait for
+   * `drained(name)`, then send again.
+   */
+  ERR_BACKPRESSURE: 'ERR_BACKPRESSURE'
 } as const
 
 // ── values, as a client sees them ─────────────────────────────────────────────────────────────
@@ -126,7 +136,7 @@ export interface RemoteServerInfo {
   readonly publicKey: string | null
   /** The extensions whose messages may be subscribed (and, with commands on, sent). */
   readonly extensions: readonly string[]
-  /** Whether `configure`, `leave` and `send` are accepted. */
+  /** Whether `configure`, `leave`, `send` and `drained` are accepted. */
   readonly commands: boolean
 }
 
@@ -150,6 +160,22 @@ export interface RemoteNetworkerStreams {
   topic$(discoveryKey: string | Uint8Array): Observable<RemoteTopicState>
   /** Hot, no replay: the messages of a published extension. */
   messages$<T = RemoteValue>(name: string): Observable<RemoteMessage<T>>
+}
+
+/**
+ * What a `send` command answers: the message was accepted (a refusal rejects instead), and
+ * whether the window it went into is now full, as a local `send()` returning false.
+ */
+export interface RemoteSendResult {
+  readonly accepted: true
+  /**
+   * The window of that peer (of some peer, for a broadcast) is full: the message waits behind
+   * it and counts against this client's `maxWaitingSends`. Wait for `drained(name)` before
+   * sending more.
+   */
+  readonly full: boolean
+  /** This client's messages now waiting behind full windows, over all extensions. */
+  readonly waiting: number
 }
 
 /** `connection$` values. */
@@ -195,6 +221,7 @@ export type ClientFrame =
       /** A peer's key (hex); without it the message is broadcast. */
       readonly peer?: string
     }
+  | { readonly op: 'drained'; readonly id: number; readonly name: string }
 
 /**
  * Frames the server sends. `next`/`error`/`complete` answer a `sub`, `result` a command. One

@@ -15,8 +15,10 @@ import {
 
 /** A client's `sub` frame. */
 export type SubFrame = Extract<ClientFrame, { op: 'sub' }>
-/** A client's command: `configure` or `send`. */
-export type CommandFrame = Extract<ClientFrame, { op: 'configure' | 'send' }>
+/** A client's command: `configure`, `send` or `drained`. */
+export type CommandFrame = Extract<ClientFrame, { op: 'configure' | 'send' | 'drained' }>
+/** A client's `send` command. */
+export type SendFrame = Extract<ClientFrame, { op: 'send' }>
 
 /**
  * Checks a client frame's shape. Returns the frame, or why it is malformed (the close reason).
@@ -65,6 +67,9 @@ export function parseClientFrame(value: unknown): ClientFrame | string {
         ...(typeof frame.peer === 'string' ? { peer: frame.peer.toLowerCase() } : {})
       }
     }
+    case 'drained':
+      if (typeof frame.name !== 'string' || frame.name.length === 0) return 'name must be a string'
+      return { op: 'drained', id, name: frame.name }
     default:
       return 'unknown op'
   }
@@ -75,6 +80,12 @@ export function rawText(data: RawData): string {
   if (Buffer.isBuffer(data)) return data.toString('utf-8')
   if (Array.isArray(data)) return Buffer.concat(data).toString('utf-8')
   return Buffer.from(data).toString('utf-8')
+}
+
+/** The size in bytes of a WebSocket message, however `ws` handed it over. */
+export function rawByteLength(data: RawData): number {
+  if (Array.isArray(data)) return data.reduce((sum, chunk) => sum + chunk.byteLength, 0)
+  return data.byteLength
 }
 
 /** An extension message for the wire: bytes as hex with `binary: true`. */

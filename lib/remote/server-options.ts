@@ -4,6 +4,7 @@
  */
 import type { Server as HttpServer } from 'http'
 import type { Server as HttpsServer } from 'https'
+import { REMOTE_MAX_WAITING_SENDS, REMOTE_MAX_WAITING_SEND_BYTES } from '../budgets'
 import { errors } from '../errors'
 import { isLoopback } from './server-access'
 import type { ServedExtension, ServedNetworker } from './server-publish'
@@ -17,6 +18,8 @@ export const DEFAULTS = {
   maxBufferedBytes: 1024 * 1024,
   maxFrameBytes: 64 * 1024,
   maxSubscriptions: 64,
+  maxWaitingSends: REMOTE_MAX_WAITING_SENDS,
+  maxWaitingSendBytes: REMOTE_MAX_WAITING_SEND_BYTES,
   pingInterval: 30_000
 } as const
 
@@ -39,7 +42,7 @@ export interface ServeOptions {
   allowOrigins?: readonly string[] | '*'
   /** Extensions whose messages are published. Default none. */
   extensions?: ReadonlyArray<ServedExtension>
-  /** Accept `configure`/`leave`, and `send` on a published extension. Default false. */
+  /** Accept `configure`/`leave`, and `send`/`drained` on a published extension. Default false. */
   commands?: boolean
   /** Clients at once; more are closed with 4429 (they retry). Default 1000. */
   maxClients?: number
@@ -49,6 +52,17 @@ export interface ServeOptions {
   maxFrameBytes?: number
   /** Subscriptions one client may hold. Default 64. */
   maxSubscriptions?: number
+  /**
+   * Messages one client may have waiting behind full extension windows (its `send` commands
+   * answered `full: true`, until the extension drains); one more is refused with
+   * `ERR_BACKPRESSURE` and nothing is queued. Default 256 (`REMOTE_MAX_WAITING_SENDS`).
+   */
+  maxWaitingSends?: number
+  /**
+   * The bytes of those messages (the size of their `send` frames). Default 1 MiB
+   * (`REMOTE_MAX_WAITING_SEND_BYTES`).
+   */
+  maxWaitingSendBytes?: number
   /** ms between pings; a client that missed one pong is dropped. Default 30000. */
   pingInterval?: number
 }
@@ -73,6 +87,12 @@ export function validate(networker: ServedNetworker, opts: ServeOptions): ServeO
     const value = opts[name]
     if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value) || value <= 0)) {
       throw errors.invalidOption(name, 'a positive number', value)
+    }
+  }
+  for (const name of ['maxWaitingSends', 'maxWaitingSendBytes'] as const) {
+    const value = opts[name]
+    if (value !== undefined && (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0)) {
+      throw errors.invalidOption(name, 'a positive integer', value)
     }
   }
   if (opts.allowOrigins !== undefined && opts.allowOrigins !== '*' && !Array.isArray(opts.allowOrigins)) {

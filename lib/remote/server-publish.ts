@@ -1,7 +1,7 @@
 /**
  * What `serveNetworker` offers its clients, whoever they are: the `hello` that describes the
- * server, the streams a `sub` frame may name, and the commands (`configure`, `send`) when they
- * are on. Knows nothing of sockets.
+ * server, the streams a `sub` frame may name, and the commands (`configure`, `send`, `drained`)
+ * when they are on. Knows nothing of sockets, nor of any one client's budget (server-sends).
  */
 import { Observable, Subscription, map } from 'rxjs'
 import { PROTOCOL_VERSION, RemoteErrorCodes, bytesToHex, hexToBytes, type ServerFrame } from './protocol'
@@ -13,7 +13,8 @@ import {
   type LocalStreamsLike,
   type LocalTopicStateLike
 } from './streams'
-import { coded, toWireMessage, type CommandFrame, type SubFrame } from './server-frames'
+import { coded, toWireMessage, type CommandFrame, type SendFrame, type SubFrame } from './server-frames'
+import { DrainWatch } from './server-sends'
 
 /** What the server needs of a networker: the streams, and `configure` for commands. */
 export interface ServedNetworker extends LocalStreamsLike {
@@ -29,8 +30,12 @@ export interface ServedNetworker extends LocalStreamsLike {
 export interface ServedExtension extends ExtensionLike {
   /** `'binary'` extensions take and give bytes (hex on the wire). */
   readonly encoding: string
+  /** Returns false once that peer's window is full (the message is accepted all the same). */
   send(message: unknown, peer: LocalPeerLike): boolean
+  /** Returns false if any peer's window is full. */
   broadcast(message: unknown): boolean
+  /** Resolves once every peer's window of the extension has room again (or the peer is gone). */
+  drained(): Promise<void>
 }
 
 /** What is published, the same for every client. */
@@ -41,8 +46,20 @@ export interface Publication {
   hello(): ServerFrame
   /** The stream a `sub` frame names, or null if it may not be subscribed. */
   stream(frame: SubFrame): Observable<unknown> | null
-  /** Runs a command; rejects with a coded error the client gets as a failed `result`. */
-  command(frame: CommandFrame): Promise<unknown>
+  /** Runs `configure`; rejects with a coded error the client gets as a failed `result`. */
+  configure(frame: Extract<CommandFrame, { op: 'configure' }>): Promise<unknown>
+  /**
+   * Hands a `send` command's message to its extension (one peer, or all without `peer`) and
+   * returns whether the window it went into is now full. Throws a coded error instead (commands
+   * off, an extension not published, a peer not connected); then nothing was sent.
+   */
+  send(frame: SendFrame): boolean
+  /**
+   * Calls `fn` once the windows of extension `name` have room (its `drained()`; one call of it
+   * at a time whoever waits) and returns what cancels the wait. Throws a coded error for an
+   * extension not published or with commands off.
+   */
+  onDrained(name: string, fn: () => void): () => void
   /** Stops following the networker. */
   close(): void
 }
@@ -58,6 +75,13 @@ export function publish(
 ): Publication {
   const { extensions, commands, onNetworkerClosed } = opts
   const extensionsByName = new Map(extensions.map((ext) => [ext.name, ext]))
+  const watches = new Map(extensions.map((ext) => [ext.name, new DrainWatch(ext)]))
+  const published = (name: string): ServedExtension => {
+    if (!commands) throw coded(RemoteErrorCodes.ERR_COMMANDS_OFF, 'commands are off on this server')
+    const extension = extensionsByName.get(name)
+    if (extension === undefined) throw coded(RemoteErrorCodes.ERR_UNKNOWN_EXTENSION, `Extension "${name}" is not published`)
+    return extension
+  }
   const remote = toRemoteStreams(networker, { extensions })
   let networkerClosed = false
   // The current peers, for `send` to one of them.
@@ -97,27 +121,27 @@ export function publish(
           return remote.messages$(frame.name).pipe(map(toWireMessage))
       }
     },
-    command: async (frame) => {
+    configure: async (frame) => {
       if (!commands) throw coded(RemoteErrorCodes.ERR_COMMANDS_OFF, 'commands are off on this server')
-      if (frame.op === 'configure') {
-        if (typeof networker.configure !== 'function') throw coded(RemoteErrorCodes.ERR_COMMAND, 'this networker cannot configure')
-        const state = await networker.configure(frame.key, { announce: frame.announce, lookup: frame.lookup, flush: frame.flush })
-        return toRemoteTopicState(state)
-      }
-      const extension = extensionsByName.get(frame.name)
-      if (extension === undefined) {
-        throw coded(RemoteErrorCodes.ERR_UNKNOWN_EXTENSION, `Extension "${frame.name}" is not published`)
-      }
+      if (typeof networker.configure !== 'function') throw coded(RemoteErrorCodes.ERR_COMMAND, 'this networker cannot configure')
+      const state = await networker.configure(frame.key, { announce: frame.announce, lookup: frame.lookup, flush: frame.flush })
+      return toRemoteTopicState(state)
+    },
+    send: (frame) => {
+      const extension = published(frame.name)
       const message = frame.binary ? Buffer.from(hexToBytes(frame.message as string)) : frame.message
-      if (frame.peer === undefined) {
-        extension.broadcast(message)
-        return null
-      }
+      if (frame.peer === undefined) return !extension.broadcast(message)
       const peer = peers.find((p) => bytesToHex(p.remotePublicKey) === frame.peer)
       if (peer === undefined) throw coded(RemoteErrorCodes.ERR_UNKNOWN_PEER, `Peer ${frame.peer.slice(0, 12)}… is not connected`)
-      extension.send(message, peer)
-      return null
+      return !extension.send(message, peer)
     },
-    close: () => owned.unsubscribe()
+    onDrained: (name, fn) => {
+      published(name)
+      return (watches.get(name) as DrainWatch).add(fn)
+    },
+    close: () => {
+      owned.unsubscribe()
+      for (const watch of watches.values()) watch.close()
+    }
   }
 }

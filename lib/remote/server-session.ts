@@ -5,20 +5,22 @@
 import type { RawData, WebSocket } from 'ws'
 import type { Observable, Subscription } from 'rxjs'
 import { CloseCodes, RemoteErrorCodes, type JsonValue, type ServerFrame } from './protocol'
-import { describeError, parseClientFrame, rawText, type CommandFrame, type SubFrame } from './server-frames'
+import { describeError, parseClientFrame, rawByteLength, rawText, type CommandFrame, type SubFrame } from './server-frames'
+import { ClientSends, type SendLimits, type SendTarget } from './server-sends'
 
 /** ms a closing socket has to finish its close handshake before it is terminated. */
 export const CLOSE_TIMEOUT = 1000
-/** Commands one client may have in flight; more are answered with a failed `result`. */
+/** Commands one client may have in flight (a `drained` one until it is answered); more are answered with a failed `result`. */
 const MAX_PENDING_COMMANDS = 16
 
 /** What a session needs of the server: its limits, the streams, the commands. */
-export interface SessionContext {
+export interface SessionContext extends SendTarget {
   readonly maxBufferedBytes: number
   readonly maxSubscriptions: number
+  readonly sendLimits: SendLimits
   /** The stream a `sub` frame names, or null if it may not be subscribed. */
   stream(frame: SubFrame): Observable<unknown> | null
-  command(frame: CommandFrame): Promise<unknown>
+  configure(frame: Extract<CommandFrame, { op: 'configure' }>): Promise<unknown>
   closed(session: ClientSession): void
 }
 
@@ -31,11 +33,13 @@ export class ClientSession {
   private pending = 0
   private alive = true
   private closing: Promise<void> | null = null
+  private readonly sends: ClientSends
 
   constructor(
     private readonly ws: WebSocket,
     private readonly context: SessionContext
   ) {
+    this.sends = new ClientSends(context, context.sendLimits)
     ws.on('message', (data, isBinary) => this.receive(data, isBinary))
     ws.on('pong', () => (this.alive = true))
     ws.on('close', () => this.release())
@@ -43,6 +47,11 @@ export class ClientSession {
 
   get subscriptions(): number {
     return this.subs.size
+  }
+
+  /** This client's messages waiting behind full extension windows. */
+  get waitingSends(): number {
+    return this.sends.waiting
   }
 
   /**
@@ -105,6 +114,7 @@ export class ClientSession {
     this.queuedBytes = 0
     for (const sub of this.subs.values()) sub.unsubscribe()
     this.subs.clear()
+    this.sends.close()
     this.context.closed(this)
   }
 
@@ -120,6 +130,8 @@ export class ClientSession {
     const frame = parseClientFrame(value)
     if (typeof frame === 'string') return void this.close(CloseCodes.BAD_FRAME, frame)
     switch (frame.op) {
+      case 'send':
+        return this.answer(frame.id, () => this.sends.send(frame, rawByteLength(data)))
       case 'sub':
         return this.subscribe(frame)
       case 'unsub': {
@@ -163,21 +175,47 @@ export class ClientSession {
     else this.subs.set(id, sub)
   }
 
-  private run(frame: CommandFrame): void {
+  /** Answers a command that runs at once: its value, or its error as a failed `result`. */
+  private answer(id: number, run: () => unknown): void {
+    let value: unknown
+    try {
+      value = run()
+    } catch (err) {
+      return this.fail(id, err)
+    }
+    this.send({ op: 'result', id, ok: true, value: (value ?? null) as JsonValue })
+  }
+
+  private fail(id: number, err: unknown): void {
+    const { code, message } = describeError(err)
+    this.send({ op: 'result', id, ok: false, code, message })
+  }
+
+  /** `configure` and `drained`: answered later, at most MAX_PENDING_COMMANDS at once. */
+  private run(frame: Exclude<CommandFrame, { op: 'send' }>): void {
     const { id } = frame
     if (this.pending >= MAX_PENDING_COMMANDS) {
       this.send({ op: 'result', id, ok: false, code: RemoteErrorCodes.ERR_COMMAND, message: 'too many commands in flight' })
       return
     }
+    if (frame.op === 'drained') {
+      try {
+        this.sends.drained(frame.name, () => {
+          this.pending--
+          this.send({ op: 'result', id, ok: true, value: null })
+        })
+      } catch (err) {
+        return this.fail(id, err)
+      }
+      this.pending++
+      return
+    }
     this.pending++
     this.context
-      .command(frame)
+      .configure(frame)
       .then(
         (value) => this.send({ op: 'result', id, ok: true, value: (value ?? null) as JsonValue }),
-        (err: unknown) => {
-          const { code, message } = describeError(err)
-          this.send({ op: 'result', id, ok: false, code, message })
-        }
+        (err: unknown) => this.fail(id, err)
       )
       .finally(() => this.pending--)
   }

@@ -22,7 +22,7 @@ import { publish, type ServedNetworker } from './server-publish'
 import { CLOSE_TIMEOUT, ClientSession, type SessionContext } from './server-session'
 
 export { CloseCodes, RemoteErrorCodes, PROTOCOL_VERSION, SUBPROTOCOL } from './protocol'
-export type { RemoteServerInfo } from './protocol'
+export type { RemoteSendResult, RemoteServerInfo } from './protocol'
 export type { LocalStreamsLike, LocalPeerLike, LocalTopicStateLike, ExtensionLike } from './streams'
 export type { ServeOptions } from './server-options'
 export type { ServedNetworker, ServedExtension } from './server-publish'
@@ -36,6 +36,8 @@ export interface RemoteServer {
   readonly clients: number
   /** Live subscriptions to the networker's streams held for clients. */
   readonly subscriptions: number
+  /** Messages clients sent that wait behind full extension windows (each client at most `maxWaitingSends`). */
+  readonly waitingSends: number
   /** Closes every client (1001, they reconnect), stops listening, frees the port. Memoized. */
   close(): Promise<void>
 }
@@ -49,7 +51,11 @@ export interface RemoteServer {
  *    `next` of `peers`/`topics` is the current snapshot.
  * 3. A client whose send buffer passes `maxBufferedBytes` is closed with 4008 (it reconnects
  *    and gets fresh snapshots); a malformed frame closes it with 4400, an oversize one with 1009.
- * 4. When the networker closes (its `peers$` completes), every client is closed with 4000.
+ * 4. With `commands`, a `send` answers `{ accepted, full, waiting }`: `full` when the window it
+ *    went into is full, as a local `send()` returning false. A client with `maxWaitingSends`
+ *    messages (or `maxWaitingSendBytes`) waiting behind full windows is refused with
+ *    `ERR_BACKPRESSURE` and nothing is queued until the extension drains (`drained` command).
+ * 5. When the networker closes (its `peers$` completes), every client is closed with 4000.
  */
 export async function serveNetworker(networker: ServedNetworker, opts: ServeOptions = {}): Promise<RemoteServer> {
   const {
@@ -65,6 +71,8 @@ export async function serveNetworker(networker: ServedNetworker, opts: ServeOpti
     maxBufferedBytes = DEFAULTS.maxBufferedBytes,
     maxFrameBytes = DEFAULTS.maxFrameBytes,
     maxSubscriptions = DEFAULTS.maxSubscriptions,
+    maxWaitingSends = DEFAULTS.maxWaitingSends,
+    maxWaitingSendBytes = DEFAULTS.maxWaitingSendBytes,
     pingInterval = DEFAULTS.pingInterval
   } = validate(networker, opts)
 
@@ -92,8 +100,11 @@ export async function serveNetworker(networker: ServedNetworker, opts: ServeOpti
   const context: SessionContext = {
     maxBufferedBytes,
     maxSubscriptions,
+    sendLimits: { maxWaitingSends, maxWaitingSendBytes },
     stream: published.stream,
-    command: published.command,
+    configure: published.configure,
+    send: published.send,
+    onDrained: published.onDrained,
     closed: (session) => sessions.delete(session)
   }
 
@@ -160,6 +171,11 @@ export async function serveNetworker(networker: ServedNetworker, opts: ServeOpti
     get subscriptions() {
       let n = 0
       for (const session of sessions) n += session.subscriptions
+      return n
+    },
+    get waitingSends() {
+      let n = 0
+      for (const session of sessions) n += session.waitingSends
       return n
     },
     close() {

@@ -78,7 +78,9 @@ export function fakeNetworker(): FakeNetworker {
     broadcast: (message) => {
       sent.push({ message, peer: null })
       return true
-    }
+    },
+    // Never full, so always drained.
+    drained: () => Promise.resolve()
   }
   return {
     peers,
