@@ -5,6 +5,14 @@
  */
 
 /**
+ * The highest sequence number an extension lane accepts off the wire (2^52). A `RESUME` or a
+ * message numbered above it is a protocol violation: the numbers a lane computes from it (its
+ * acknowledgement, the next sequence) stay exact integers, and at a million messages a second
+ * an honest lane needs 142 years to get there.
+ */
+export const MAX_WIRE_SEQ = 2 ** 52
+
+/**
  * Remote-server commands (`serveNetworker(…, { commands: true })`): messages one client may have
  * waiting behind a full extension window, that is its `send` commands answered `full: true` and
  * not yet drained (over all published extensions). One more is refused with `ERR_BACKPRESSURE`
@@ -19,3 +27,77 @@ export const REMOTE_MAX_WAITING_SENDS = 256
  * `maxWaitingSendBytes`.
  */
 export const REMOTE_MAX_WAITING_SEND_BYTES = 1024 * 1024
+
+/**
+ * The handshake budget when neither `handshakeTimeout` nor `timeout` is set (ms): a connection
+ * whose remote has not answered the keep-alive channel (opened or rejected it) this long after
+ * it opened is destroyed and never becomes a peer. An honest remote answers within a round trip;
+ * a half-open connection or a mute peer never does, and until it is dropped it counts as
+ * dialling (a flushing `configure()` waits for it) and holds a slot of `maxPeers`. Time this
+ * process itself was stalled is not counted. Option `handshakeTimeout`.
+ */
+export const DEFAULT_HANDSHAKE_TIMEOUT = 5000
+
+/** With `timeout` set and no `handshakeTimeout`, the handshake budget is this many `timeout`s. */
+export const HANDSHAKE_BUDGET_FACTOR = 2
+
+/**
+ * Hyperswarm's own default `maxPeers`, which we also apply inbound. Connections still pending
+ * admission (keep-alive channel not answered yet, or `onauthenticate` deciding) count against it
+ * by distinct remote key, beside the peers: a connection that would exceed it is destroyed as it
+ * opens, unless its remote key already is a peer or pending (a replacement of a connection).
+ */
+export const DEFAULT_MAX_PEERS = 64
+
+/**
+ * What one extension lane (one peer, one extension) may make us hold on the receiving side. A
+ * sender keeps at most a window unacknowledged (`DEFAULT_WINDOW`: 4,096 messages, 256 KiB, or one
+ * larger message alone), so an honest one never has more in flight than that: a message numbered
+ * a window or more past what we acknowledged is a protocol violation (`ERR_PROTOCOL`, the
+ * connection is closed). Messages waiting for their delivery turn are bounded by the same window
+ * in count, and in bytes by the byte window plus one message of the largest size (below).
+ * Without this, one 1 MB `BATCH` frame of empty messages queued a million deliveries (220 bytes of
+ * heap per byte received).
+ */
+export const RECEIVE_QUEUE_BYTES = 256 * 1024 + 8 * 1024 * 1024
+
+/**
+ * A lane whose window stays full with no acknowledgement for this long (ms), while connected, is
+ * stalled: `ERR_PEER_STALLED` once, and `drained()`/`broadcast()` stop waiting for it, so one
+ * peer that never reads cannot hold up the others.
+ */
+export const STALL_MS = 1000
+
+/**
+ * A stalled lane holds at most this many windows unacknowledged (in flight plus queued); what is
+ * sent to it beyond is refused, counted in `stats.dropped` and reported as one `ERR_UNDELIVERED`
+ * when the stall ends or the peer goes. The first acknowledgement ends the stall.
+ */
+export const STALLED_WINDOWS = 2
+
+/**
+ * A remote that refuses an extension channel before it ever opened it may not have admitted the
+ * connection yet (its `onauthenticate` still deciding): for this long (ms) the lane keeps what
+ * was sent (at most one window; beyond it, counted as dropped) and opens again as soon as the
+ * remote opens the channel. Then the lane is dropped, counted and not reported (the remote has
+ * not registered the extension); if the remote opens it later after all, what was dropped is
+ * reported as `ERR_UNDELIVERED`.
+ */
+export const REFUSAL_GRACE_MS = DEFAULT_HANDSHAKE_TIMEOUT
+
+/**
+ * What a receiver remembers of a peer's extension lanes once the peer is removed: the sender's
+ * session and how far it delivered, so that a swap only the sender saw (it kept the lane across a
+ * cut that outlasted the receiver's dedupe grace) resumes without delivering anything twice.
+ * Kept for `RECEIVE_MEMORY_MS`, at most `RECEIVE_MEMORY_ENTRIES` lanes (the oldest forgotten first).
+ */
+export const RECEIVE_MEMORY_ENTRIES = 4096
+export const RECEIVE_MEMORY_MS = 10 * 60 * 1000
+
+/**
+ * How many remote keys whose connection ran out of its handshake budget a networker remembers
+ * (oldest forgotten first; about 100 bytes each): their later connections, redialled by
+ * Hyperswarm on its backoff, still get the budget and a `maxPeers` slot, but no flush waits for
+ * them again until one answers.
+ */
+export const UNANSWERED_KEYS_REMEMBERED = 4096

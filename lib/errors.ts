@@ -45,6 +45,18 @@ export const ErrorCodes = {
   ERR_CONFIG_STORE: 'ERR_CONFIG_STORE',
   /** An `onauthenticate` handler refused a connection. */
   ERR_AUTHENTICATION: 'ERR_AUTHENTICATION',
+  /**
+   * A remote broke the wire protocol of an extension channel: a sequence number out of range,
+   * more messages or bytes in flight than its window allows, an acknowledgement of messages
+   * never sent, data before its `RESUME`. The connection is closed (the process is not).
+   */
+  ERR_PROTOCOL: 'ERR_PROTOCOL',
+  /**
+   * A peer stopped reading an extension: its window stayed full with no acknowledgement for the
+   * stall deadline. `drained()` and `broadcast()` stop waiting for it; at most one more window is
+   * queued for it, and what is refused beyond is reported as `ERR_UNDELIVERED`.
+   */
+  ERR_PEER_STALLED: 'ERR_PEER_STALLED',
   /** An old option or value that this stack cannot honour (the message says why and what to use). */
   ERR_UNSUPPORTED: 'ERR_UNSUPPORTED'
 } as const
@@ -93,6 +105,16 @@ export const errors = {
     make(
       ErrorCodes.ERR_MESSAGE_GAP,
       `Extension "${name}": ${missing} message(s) from ${remoteKey.slice(0, 12)}… were skipped by the remote`,
+      { remoteKey }
+    ),
+  protocol: (name: string, remoteKey: string, why: string) =>
+    make(ErrorCodes.ERR_PROTOCOL, `Extension "${name}": ${remoteKey.slice(0, 12)}… broke the protocol (${why}); its connection is closed`, {
+      remoteKey
+    }),
+  stalled: (name: string, remoteKey: string, ms: number) =>
+    make(
+      ErrorCodes.ERR_PEER_STALLED,
+      `Extension "${name}": ${remoteKey.slice(0, 12)}… acknowledged nothing for ${ms} ms with its window full; senders no longer wait for it`,
       { remoteKey }
     ),
   tooLarge: (size: number, max: number, remoteKey: string | null = null) =>

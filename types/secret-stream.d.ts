@@ -13,6 +13,8 @@ declare module '@hyperswarm/secret-stream' {
     readonly rawBytesRead: number
     readonly rawBytesWritten: number
     readonly opened: Promise<boolean>
+    /** streamx: true from the moment `destroy()` is called (`destroyed` turns true later). */
+    readonly destroying: boolean
     timeout: number
     keepAlive: number
     userData: unknown

@@ -9,6 +9,15 @@ import type { WindowLimits } from './lane'
 import { Inbound } from './inbound'
 import { DEFAULT_WINDOW, EXTENSION_PROTOCOL, nameBytes } from './limits'
 import { Link, Slot, createLink, createSlot } from './link'
+import type { ReceiveState } from './lane'
+import {
+  MAX_WIRE_SEQ,
+  RECEIVE_MEMORY_ENTRIES,
+  RECEIVE_MEMORY_MS,
+  REFUSAL_GRACE_MS,
+  STALL_MS,
+  STALLED_WINDOWS
+} from '../budgets'
 import { Extension, ExtensionPort, NameState, Registration, createNameState } from './registry'
 import { BatchWire, MSG_RESUME, batchEncoding, decodeAck, decodeResume, encodeResume } from './wire'
 
@@ -32,6 +41,16 @@ export class ExtensionHub implements ExtensionPort {
   private isClosed = false
   /** A connection's tick ended: deliveries of the next one start a new turn. */
   private readonly endTurn = (): void => this.inbound.endTurn()
+  /** A write failed at the end of a tick: that connection cannot go on. */
+  private readonly fault = (link: Link, err: unknown): void => {
+    this.opts.onerror(errors.connection(link.remoteKey(), err))
+    link.stream.destroy()
+  }
+  /** Lanes whose window is full or that wait out a refusal: looked at by `sweep`. */
+  private readonly watched = new Map<Slot, Link>()
+  private sweeper: ReturnType<typeof setInterval> | null = null
+  /** Receive states of removed peers' lanes, by remote key and name (see `RECEIVE_MEMORY_MS`). */
+  private readonly remembered = new Map<string, { state: ReceiveState; at: number }>()
 
   constructor(private readonly opts: ExtensionHubOptions) {
     this.window = opts.window ?? DEFAULT_WINDOW
@@ -62,7 +81,7 @@ export class ExtensionHub implements ExtensionPort {
 
   /** A new peer: pair the protocol and open every registered extension, before it is announced. */
   attach(peer: PeerRecord): void {
-    const link = createLink(peer, this.endTurn)
+    const link = createLink(peer, this.endTurn, this.fault)
     this.links.set(peer, link)
     this.wire(link)
   }
@@ -85,7 +104,10 @@ export class ExtensionHub implements ExtensionPort {
     this.links.delete(peer)
     link.writer.close()
     link.mux.unpair({ protocol: EXTENSION_PROTOCOL })
-    for (const slot of link.lanes.values()) this.close(link, slot, 'the peer is gone')
+    for (const slot of link.lanes.values()) {
+      this.remember(link, slot)
+      this.close(link, slot, 'the peer is gone')
+    }
   }
 
   /** Completes every registration; unacknowledged messages are reported. */
@@ -93,6 +115,9 @@ export class ExtensionHub implements ExtensionPort {
     if (this.isClosed) return
     this.isClosed = true
     this.inbound.close()
+    this.stopSweeper()
+    this.watched.clear()
+    this.remembered.clear()
     for (const peer of [...this.links.keys()]) this.detach(peer)
     for (const nameState of this.names.values()) for (const registration of [...nameState.registrations]) registration.destroy()
   }
@@ -135,25 +160,136 @@ export class ExtensionHub implements ExtensionPort {
 
   private accept(link: Link, nameState: NameState, messages: Uint8Array | readonly Uint8Array[]): boolean {
     const slot = link.lanes.get(nameState.key)
-    // Not registered remotely (refused); while the connection is down a replacement may come.
-    if (slot === undefined || slot.refused || (slot.channel === null && !link.stream.destroyed)) {
-      nameState.counters.dropped += messages instanceof Uint8Array ? 1 : messages.length
+    const count = messages instanceof Uint8Array ? 1 : messages.length
+    if (slot === undefined || (slot.refused && slot.refusedAt === 0) || (!slot.refused && slot.channel === null && !link.stream.destroyed)) {
+      // Not registered remotely (refused, grace over); while the connection is down a replacement may come.
+      nameState.counters.dropped += count
+      if (slot !== undefined && slot.refused) slot.droppedWhileRefused += count
       return true
     }
     const lane = slot.lane
-    if (messages instanceof Uint8Array) lane.accept(messages)
-    else for (let i = 0; i < messages.length; i++) lane.accept(messages[i])
+    // Held while a refusal may still turn into an open (one window), or while stalled (`STALLED_WINDOWS`).
+    const cap = slot.refused ? 1 : slot.stalled ? STALLED_WINDOWS : Infinity
+    const { messages: maxMessages, bytes: maxBytes } = this.window
+    let refused = 0
+    for (let i = 0; i < count; i++) {
+      if (lane.unacknowledged >= cap * maxMessages || lane.unacknowledgedBytes >= cap * maxBytes) {
+        refused = count - i
+        break
+      }
+      lane.accept(messages instanceof Uint8Array ? messages : messages[i])
+    }
+    if (refused > 0) {
+      nameState.counters.dropped += refused
+      if (slot.refused) slot.droppedWhileRefused += refused
+      else slot.shed += refused
+    }
     link.writer.pump(slot)
-    return lane.hasRoom
+    if (!lane.hasRoom && slot.fullSince === 0) {
+      slot.fullSince = Date.now()
+      this.watch(link, slot)
+    }
+    return lane.hasRoom || slot.stalled || slot.refused
   }
 
-  /** Every lane of the name at most three quarters full (so a waiting sender refills in bulk). */
+  /**
+   * Every lane of the name at most three quarters full (so a waiting sender refills in bulk),
+   * except stalled ones: nobody waits for a peer that stopped reading.
+   */
   private isDrained(nameState: NameState): boolean {
     for (const link of this.links.values()) {
       const slot = link.lanes.get(nameState.key)
-      if (slot !== undefined && !slot.lane.drained) return false
+      if (slot !== undefined && !slot.stalled && !slot.refused && !slot.lane.drained) return false
     }
     return true
+  }
+
+  private watch(link: Link, slot: Slot): void {
+    this.watched.set(slot, link)
+    if (this.sweeper !== null || this.isClosed) return
+    this.sweeper = setInterval(() => this.sweep(), Math.min(STALL_MS, REFUSAL_GRACE_MS) / 4)
+    this.sweeper.unref()
+  }
+
+  private stopSweeper(): void {
+    if (this.sweeper !== null) clearInterval(this.sweeper)
+    this.sweeper = null
+  }
+
+  /**
+   * Every quarter of the stall deadline: lanes full with no acknowledgement for `STALL_MS`
+   * become stalled (reported once; waiting senders are released), and refusals whose grace is
+   * over drop what they held.
+   */
+  private sweep(): void {
+    const now = Date.now()
+    for (const [slot, link] of this.watched) {
+      if (!slot.alive || this.links.get(link.peer) !== link) {
+        this.watched.delete(slot)
+        continue
+      }
+      if (slot.refused) {
+        if (slot.refusedAt > 0 && now - slot.refusedAt >= REFUSAL_GRACE_MS) {
+          // The remote never opened the extension: it has not registered it. Counted, not an error.
+          slot.refusedAt = 0
+          const lost = slot.lane.drop()
+          slot.nameState.counters.dropped += lost
+          slot.droppedWhileRefused += lost
+          this.watched.delete(slot)
+          this.release(slot.nameState)
+        } else if (slot.refusedAt === 0) this.watched.delete(slot)
+        continue
+      }
+      if (slot.fullSince === 0) {
+        this.watched.delete(slot)
+        continue
+      }
+      // Only a connected lane can be judged: during a swap nothing can be acknowledged.
+      if (slot.channel === null || !slot.channel.opened) {
+        slot.fullSince = now
+        continue
+      }
+      if (!slot.stalled && now - slot.fullSince >= STALL_MS) {
+        slot.stalled = true
+        this.opts.onerror(errors.stalled(slot.nameState.name, link.remoteKey(), now - slot.fullSince))
+        this.release(slot.nameState)
+      }
+    }
+    if (this.watched.size === 0) this.stopSweeper()
+  }
+
+  /** The lane was acknowledged: no longer full, or full since now; a stall ends. */
+  private progressed(link: Link, slot: Slot): void {
+    slot.fullSince = slot.lane.hasRoom ? 0 : Date.now()
+    if (!slot.stalled) return
+    slot.stalled = false
+    this.reportShed(link, slot)
+  }
+
+  private reportShed(link: Link, slot: Slot): void {
+    const shed = slot.shed
+    if (shed === 0) return
+    slot.shed = 0
+    this.opts.onerror(errors.undelivered(slot.nameState.name, link.remoteKey(), shed, 'refused while the peer stopped reading'))
+  }
+
+  /** Keeps what this side delivered of a removed peer's lane, for a swap only the remote saw. */
+  private remember(link: Link, slot: Slot): void {
+    const state = slot.lane.receiveState()
+    if (state === null) return
+    const key = `${link.remoteKey()}:${slot.nameState.key}`
+    this.remembered.delete(key)
+    this.remembered.set(key, { state, at: Date.now() })
+    if (this.remembered.size > RECEIVE_MEMORY_ENTRIES) this.remembered.delete(this.remembered.keys().next().value as string)
+  }
+
+  /** A new lane continues what a removed lane of the same peer and name delivered, if recent. */
+  private recall(link: Link, slot: Slot): void {
+    const key = `${link.remoteKey()}:${slot.nameState.key}`
+    const entry = this.remembered.get(key)
+    if (entry === undefined) return
+    this.remembered.delete(key)
+    if (Date.now() - entry.at <= RECEIVE_MEMORY_MS) slot.lane.restoreReceive(entry.state)
   }
 
   private release(nameState: NameState): void {
@@ -179,22 +315,46 @@ export class ExtensionHub implements ExtensionPort {
     if (slot === undefined) {
       slot = createSlot(nameState, this.window)
       link.lanes.set(nameState.key, slot)
+      this.recall(link, slot)
     }
     if (slot.channel !== null && !slot.channel.closed) return
     const owner = slot
     let expect = 0 // the sequence number of the next DATA on this channel
+    let resumed = false // every channel starts with the remote's RESUME
+    /** Whether a DATA or BATCH may be read now: the remote resumed, and the connection is up. */
+    const readable = (): boolean => {
+      if (link.stream.destroying) return false
+      if (!resumed) this.inbound.violation(link, nameState, 'data before its RESUME')
+      return resumed
+    }
     const channel = link.mux.createChannel({
       protocol: EXTENSION_PROTOCOL,
       id: nameState.id,
       unique: true,
       messages: [
-        { encoding: c.raw, onmessage: (bytes: Uint8Array) => this.inbound.arrive(link, owner, expect++, bytes) },
-        { encoding: c.raw, onmessage: (bytes: Uint8Array) => this.acked(link, owner, bytes) },
         {
           encoding: c.raw,
           onmessage: (bytes: Uint8Array) => {
+            if (readable()) this.inbound.arrive(link, owner, expect++, bytes)
+          }
+        },
+        {
+          encoding: c.raw,
+          onmessage: (bytes: Uint8Array) => {
+            if (!link.stream.destroying) this.acked(link, owner, bytes)
+          }
+        },
+        {
+          encoding: c.raw,
+          onmessage: (bytes: Uint8Array) => {
+            if (link.stream.destroying) return
             const resume = this.inbound.decode(link, nameState, bytes, decodeResume)
             if (resume === null) return
+            if (!Number.isSafeInteger(resume.seq) || resume.seq > MAX_WIRE_SEQ) {
+              this.inbound.violation(link, nameState, `resume at ${resume.seq}, above ${MAX_WIRE_SEQ}`)
+              return
+            }
+            resumed = true
             expect = resume.seq
             const missing = owner.lane.resume(resume.seq, resume.epoch)
             if (missing > 0) this.inbound.fail(nameState, errors.gap(nameState.name, link.remoteKey(), missing))
@@ -205,15 +365,23 @@ export class ExtensionHub implements ExtensionPort {
       onclose: () => {
         if (owner.channel !== channel) return
         this.unlink(owner)
-        // The connection closed: keep the window for a replacement. The remote refused or
-        // closed the channel (it has not registered the extension, or destroyed it).
+        // The connection closed: keep the window for a replacement.
         if (link.stream.destroyed || this.links.get(link.peer) !== link || link.lanes.get(nameState.key) !== owner) return
         owner.refused = true
+        if (channel !== null && !channel.opened) {
+          // Refused before it ever opened: the remote may not have admitted the connection yet.
+          // Keep what was sent for the grace; the remote opens the channel once it does.
+          owner.refusedAt = Date.now()
+          this.watch(link, owner)
+          return
+        }
+        // The remote closed the extension (destroyed it): what it did not acknowledge is lost.
+        this.reportShed(link, owner)
+        owner.stalled = false
+        owner.fullSince = 0
         const lost = owner.lane.drop()
         nameState.counters.dropped += lost
-        if (lost > 0 && channel !== null && channel.opened) {
-          this.opts.onerror(errors.undelivered(nameState.name, link.remoteKey(), lost, 'the remote closed the extension'))
-        }
+        if (lost > 0) this.opts.onerror(errors.undelivered(nameState.name, link.remoteKey(), lost, 'the remote closed the extension'))
         this.release(nameState)
       }
     })
@@ -221,12 +389,20 @@ export class ExtensionHub implements ExtensionPort {
     const batch = channel.addMessage<BatchWire>({
       encoding: batchEncoding,
       onmessage: (bytes: BatchWire) => {
-        if (bytes instanceof Uint8Array) expect = this.inbound.arriveBatch(link, owner, expect, bytes)
+        if (bytes instanceof Uint8Array && readable()) expect = this.inbound.arriveBatch(link, owner, expect, bytes)
       }
     })
     slot.channel = channel
     slot.batch = batch
-    slot.refused = false
+    if (slot.refused) {
+      // The remote opened the channel after refusing ours: what was dropped meanwhile is reported.
+      slot.refused = false
+      slot.refusedAt = 0
+      const dropped = slot.droppedWhileRefused
+      slot.droppedWhileRefused = 0
+      if (dropped > 0) this.opts.onerror(errors.undelivered(nameState.name, link.remoteKey(), dropped, 'sent before the remote opened the extension'))
+    }
+    if (slot.fullSince !== 0) slot.fullSince = Date.now()
     channel.open()
     channel.messages[MSG_RESUME].send(encodeResume(slot.lane.connect(), slot.lane.epoch))
     link.writer.pump(slot) // the window again, then what waited
@@ -241,6 +417,8 @@ export class ExtensionHub implements ExtensionPort {
   /** Closes a slot for good; what its peer has not acknowledged is dropped and reported. */
   private close(link: Link, slot: Slot, reason: string): void {
     slot.alive = false
+    this.watched.delete(slot)
+    this.reportShed(link, slot)
     const channel = slot.channel
     this.unlink(slot)
     channel?.close()
@@ -254,11 +432,14 @@ export class ExtensionHub implements ExtensionPort {
   private acked(link: Link, slot: Slot, bytes: Uint8Array): void {
     const upTo = this.inbound.decode(link, slot.nameState, bytes, decodeAck)
     if (upTo === null) return
-    if (slot.lane.ack(upTo) === 'invalid') {
-      this.inbound.fail(slot.nameState, errors.decode(slot.nameState.name, link.remoteKey(), new Error(`acknowledgement ${upTo} out of range`)))
+    const result = slot.lane.ack(upTo)
+    if (result === 'invalid') {
+      this.inbound.violation(link, slot.nameState, `acknowledgement ${upTo} of messages never sent`)
       return
     }
+    if (result === 'stale') return
     link.writer.pump(slot) // the window has room again
+    this.progressed(link, slot)
     this.release(slot.nameState)
   }
 }

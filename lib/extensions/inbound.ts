@@ -1,4 +1,5 @@
 import { NetworkerError, errors } from '../errors'
+import { RECEIVE_QUEUE_BYTES } from '../budgets'
 import { DeliveryQueue } from './delivery'
 import { DELIVERY_BUDGET_MS } from './limits'
 import type { Arrival, Link, Slot } from './link'
@@ -11,14 +12,20 @@ export interface InboundOptions {
   readonly onerror: (err: NetworkerError) => void
 }
 
+/** What `receive` did with a message. */
+type Received = 'now' | 'later' | 'skipped' | 'refused'
+
 /**
  * The receiving side of every extension channel: messages (single or batched) are counted on
  * their lane, delivered to the extension's first registration now or in a later turn of the
  * `DeliveryQueue`, and acknowledged through the link's writer; malformed input becomes an
- * error of the extension.
+ * error of the extension. What one lane may make us queue is bounded (see `RECEIVE_QUEUE_BYTES`):
+ * a sender that does not wait for its window breaks the protocol and loses its connection.
  */
 export class Inbound {
   private readonly deliveries = new DeliveryQueue<Arrival>((a) => {
+    a.slot.queued--
+    a.slot.queuedBytes -= a.bytes.byteLength
     this.deliver(a.link, a.slot, a.seq, a.epoch, a.bytes)
     a.link.writer.delivered(a.slot) // the acknowledgement, now or a moment later
   }, DELIVERY_BUDGET_MS)
@@ -37,7 +44,7 @@ export class Inbound {
 
   /** A single `DATA` message, sequence number `seq`. */
   arrive(link: Link, slot: Slot, seq: number, bytes: Uint8Array): void {
-    if (this.receive(link, slot, seq, bytes)) link.writer.delivered(slot) // the acknowledgement, now or a moment later
+    if (this.receive(link, slot, seq, bytes) === 'now') link.writer.delivered(slot) // the acknowledgement, now or a moment later
   }
 
   /** The messages of a `BATCH`, from sequence number `seq`; returns the number after its last. */
@@ -45,7 +52,9 @@ export class Inbound {
     const reader = new BatchReader(bytes)
     let delivered = false
     for (let message = reader.next(); message !== null; message = reader.next()) {
-      if (this.receive(link, slot, seq++, message)) delivered = true
+      const result = this.receive(link, slot, seq++, message)
+      if (result === 'refused') return seq
+      if (result === 'now') delivered = true
     }
     if (reader.malformed) this.fail(slot.nameState, errors.decode(slot.nameState.name, link.remoteKey(), new Error('truncated batch')))
     if (delivered) link.writer.delivered(slot) // once for the batch: acknowledgements go at the end of the tick
@@ -53,19 +62,42 @@ export class Inbound {
   }
 
   /**
-   * Message `seq` arrived: true if it was delivered now; false if it waits for a later turn
-   * (then the queue acknowledges it) or is a duplicate of the connection this one replaced.
+   * The remote broke the protocol: reported as `ERR_PROTOCOL` (to the extension and `errors$`)
+   * and its connection is closed. Nothing more is read from it.
    */
-  private receive(link: Link, slot: Slot, seq: number, bytes: Uint8Array): boolean {
-    if (!slot.lane.arrive(seq)) return false
+  violation(link: Link, nameState: NameState, why: string): void {
+    if (link.stream.destroying) return
+    this.fail(nameState, errors.protocol(nameState.name, link.remoteKey(), why))
+    link.stream.destroy()
+  }
+
+  /**
+   * Message `seq` arrived: delivered now; queued for a later turn (then the queue acknowledges
+   * it); skipped (a duplicate of the connection this one replaced, or the connection is gone);
+   * or refused: beyond the sender's window, a protocol violation.
+   */
+  private receive(link: Link, slot: Slot, seq: number, bytes: Uint8Array): Received {
+    if (link.stream.destroying) return 'refused'
+    const arrived = slot.lane.arrive(seq)
+    if (arrived === 'duplicate') return 'skipped'
+    if (arrived === 'overrun') {
+      this.violation(link, slot.nameState, `message ${seq} is beyond its window of ${slot.lane.windowMessages} messages`)
+      return 'refused'
+    }
     slot.nameState.counters.received++
     const epoch = slot.lane.remoteEpoch
     if (!this.deliveries.canDeliverNow()) {
+      if (slot.queuedBytes + bytes.byteLength > RECEIVE_QUEUE_BYTES) {
+        this.violation(link, slot.nameState, `more than ${RECEIVE_QUEUE_BYTES} bytes in flight`)
+        return 'refused'
+      }
+      slot.queued++
+      slot.queuedBytes += bytes.byteLength
       this.deliveries.push({ link, slot, seq, epoch, bytes })
-      return false
+      return 'later'
     }
     this.deliver(link, slot, seq, epoch, bytes)
-    return true
+    return 'now'
   }
 
   private deliver(link: Link, slot: Slot, seq: number, epoch: number | null, bytes: Uint8Array): void {

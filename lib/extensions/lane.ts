@@ -34,6 +34,18 @@ export interface LaneCounters {
 /** What `ack()` made of an acknowledgement. */
 export type AckResult = 'ok' | 'stale' | 'invalid'
 
+/**
+ * What `arrive()` made of a message: deliver it, a duplicate of an earlier connection, or beyond
+ * what the sender's window allows (a protocol violation).
+ */
+export type ArriveResult = 'deliver' | 'duplicate' | 'overrun'
+
+/** What a receiver remembers of a lane whose peer was removed (see `receiveState`). */
+export interface ReceiveState {
+  readonly epoch: number
+  readonly delivered: number
+}
+
 const RELEASED = new Uint8Array(0)
 /** Acknowledge at once from this fraction of the window (1/ACK_DIVISOR) delivered. */
 const ACK_DIVISOR = 8
@@ -58,6 +70,8 @@ export class Lane {
   /** Every message below this was delivered (what we acknowledge). */
   private delivered = 0
   private acknowledged = 0
+  /** Where the remote last resumed: its window starts at least here. */
+  private floor = 0
   /** Bytes delivered since the last acknowledgement. */
   private deliveredBytes = 0
 
@@ -67,6 +81,11 @@ export class Lane {
     private readonly limits: WindowLimits,
     private readonly counters: LaneCounters
   ) {}
+
+  /** The window's size in messages. */
+  get windowMessages(): number {
+    return this.limits.messages
+  }
 
   /** Accepted messages not yet acknowledged (in flight or waiting). */
   get unacknowledged(): number {
@@ -209,6 +228,7 @@ export class Lane {
    * below what we delivered makes us acknowledge again on the new connection.
    */
   resume(seq: number, epoch: number): number {
+    this.floor = seq
     if (epoch !== this.recvEpoch) {
       this.recvEpoch = epoch
       this.accepted = this.delivered = this.acknowledged = seq
@@ -226,11 +246,31 @@ export class Lane {
     return this.recvEpoch
   }
 
-  /** Message `seq` arrived: true to deliver it, false for a duplicate of an earlier connection. */
-  arrive(seq: number): boolean {
-    if (seq < this.accepted) return false
+  /**
+   * Message `seq` arrived: deliver it, or a duplicate of an earlier connection, or an overrun: a
+   * sender keeps at most a window of messages unacknowledged, and its window starts no later than
+   * the higher of what we acknowledged and where it resumed, so a message a window or more past
+   * that was sent without waiting for us.
+   */
+  arrive(seq: number): ArriveResult {
+    if (seq < this.accepted) return 'duplicate'
+    if (seq >= Math.max(this.acknowledged, this.floor) + this.limits.messages) return 'overrun'
     this.accepted = seq + 1
-    return true
+    return 'deliver'
+  }
+
+  /** The remote's session and how far we delivered it, or null before any resume. */
+  receiveState(): ReceiveState | null {
+    return this.recvEpoch === null ? null : { epoch: this.recvEpoch, delivered: this.delivered }
+  }
+
+  /**
+   * Continues the receiving side of a lane of the same peer that was removed: a resume of that
+   * session skips what was delivered then (and acknowledges it again).
+   */
+  restoreReceive(state: ReceiveState): void {
+    this.recvEpoch = state.epoch
+    this.accepted = this.delivered = this.acknowledged = this.floor = state.delivered
   }
 
   /** Message `seq` (of `size` bytes) of session `epoch` reached the application. */

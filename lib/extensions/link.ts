@@ -18,6 +18,19 @@ export interface Slot {
   batch: Protomux.Message<BatchWire> | null
   /** The remote refused or closed the channel: sends are dropped until it opens again. */
   refused: boolean
+  /** When (ms, `Date.now()`) the remote refused a channel it never opened (0: not in that grace). */
+  refusedAt: number
+  /** Messages dropped while refused: reported if the remote opens the channel after all. */
+  droppedWhileRefused: number
+  /** Since when the window has been full with no acknowledgement (ms; 0: it has room). */
+  fullSince: number
+  /** The window stayed full past `STALL_MS`: senders stop waiting for this lane. */
+  stalled: boolean
+  /** Messages refused while stalled, not reported yet. */
+  shed: number
+  /** Received messages waiting for their delivery turn, and their bytes. */
+  queued: number
+  queuedBytes: number
   /** False once the peer left or the name was unregistered. */
   alive: boolean
   /** Writer bookkeeping (see `WriterSlot`). */
@@ -45,19 +58,36 @@ export interface Arrival {
 }
 
 /** The link of a new peer, on its current connection. */
-export function createLink(peer: PeerRecord, onTickEnd: () => void): Link {
+export function createLink(peer: PeerRecord, onTickEnd: () => void, onfault: (link: Link, err: unknown) => void): Link {
   const mux = Protomux.from(peer.stream)
-  return {
+  const link: Link = {
     peer,
     stream: peer.stream,
     mux,
     lanes: new Map(),
-    writer: new LinkWriter(mux, onTickEnd),
+    writer: new LinkWriter(mux, onTickEnd, (err) => onfault(link, err)),
     remoteKey: () => toHex(peer.remotePublicKey)
   }
+  return link
 }
 
 /** A new slot: a lane with a random epoch, no channel yet. */
 export function createSlot(nameState: NameState, window: WindowLimits): Slot {
-  return { nameState, lane: new Lane(randomBytes(4).readUInt32LE(0), window, nameState.counters), channel: null, batch: null, refused: false, alive: true, scheduled: false, lateAck: false }
+  return {
+    nameState,
+    lane: new Lane(randomBytes(4).readUInt32LE(0), window, nameState.counters),
+    channel: null,
+    batch: null,
+    refused: false,
+    refusedAt: 0,
+    droppedWhileRefused: 0,
+    fullSince: 0,
+    stalled: false,
+    shed: 0,
+    queued: 0,
+    queuedBytes: 0,
+    alive: true,
+    scheduled: false,
+    lateAck: false
+  }
 }

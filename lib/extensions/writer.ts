@@ -51,14 +51,31 @@ export class LinkWriter {
   }
   private forceAcks = false
   private closed = false
-  private readonly flushBound = (): void => this.flush()
+  private readonly flushBound = (): void => {
+    try {
+      this.flush()
+    } catch (err) {
+      for (const slot of this.dirty) slot.scheduled = false
+      this.dirty.length = 0
+      this.flushQueued = false
+      this.tickWrites = 0
+      this.uncork()
+      this.onfault(err)
+    }
+  }
   /** The messages of the write being made (emptied after each). */
   private readonly out: Uint8Array[] = []
 
   /** `onTickEnd` runs at the end of every tick in which this connection wrote or scheduled. */
+  /**
+   * `onfault` gets whatever a write threw at the end of a tick (a promise callback): it must
+   * never become an unhandled rejection. Numbers read off the wire are validated before they
+   * reach a write, so this is a last line, not a path.
+   */
   constructor(
     private mux: Protomux,
-    private readonly onTickEnd: () => void
+    private readonly onTickEnd: () => void,
+    private readonly onfault: (err: unknown) => void
   ) {}
 
   /** The peer moved to a replacement connection. */

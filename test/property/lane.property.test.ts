@@ -90,16 +90,16 @@ describe('Lane (receiving side)', () => {
     const lane = new Lane(9, { messages: 10, bytes: 1000 }, counters())
     expect(lane.resume(0, 7)).toBe(0)
     for (let seq = 0; seq < 3; seq++) {
-      expect(lane.arrive(seq)).toBe(true)
+      expect(lane.arrive(seq)).toBe('deliver')
       lane.markDelivered(seq, 7)
     }
     expect(lane.ackDue(true)).toBe(3)
     expect(lane.ackDue(true)).toBeNull()
     expect(lane.resume(1, 7)).toBe(0) // the ack of 3 was lost with the old connection
-    expect(lane.arrive(1)).toBe(false)
-    expect(lane.arrive(2)).toBe(false)
+    expect(lane.arrive(1)).toBe('duplicate')
+    expect(lane.arrive(2)).toBe('duplicate')
     expect(lane.ackDue(true)).toBe(3)
-    expect(lane.arrive(3)).toBe(true)
+    expect(lane.arrive(3)).toBe('deliver')
   })
 
   test('a resume past what arrived is a gap, reported, not skipped silently', () => {
@@ -173,7 +173,7 @@ function run(ops: readonly Op[], limits: WindowLimits, goneAtEnd: boolean) {
         if (receiver.resume(frame.seq, frame.epoch) > 0) throw new Error('gap')
       } else {
         const seq = channelExpect++
-        if (receiver.arrive(seq)) queue.push({ seq, epoch: receiver.remoteEpoch, value: valueOf(frame.bytes) })
+        if (receiver.arrive(seq) === 'deliver') queue.push({ seq, epoch: receiver.remoteEpoch, value: valueOf(frame.bytes) })
       }
     }
   }
