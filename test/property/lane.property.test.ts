@@ -118,6 +118,7 @@ type Op =
   | { type: 'consume'; count: number }
   | { type: 'acks'; count: number }
   | { type: 'swap'; keep: number }
+  | { type: 'asymmetricSwap'; keep: number }
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ type: fc.constant('send' as const), count: fc.integer({ min: 1, max: 20 }), size: fc.integer({ min: 1, max: 40 }) }),
@@ -126,7 +127,10 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ type: fc.constant('wire' as const), count: fc.integer({ min: 1, max: 30 }) }),
   fc.record({ type: fc.constant('consume' as const), count: fc.integer({ min: 1, max: 30 }) }),
   fc.record({ type: fc.constant('acks' as const), count: fc.integer({ min: 1, max: 5 }) }),
-  fc.record({ type: fc.constant('swap' as const), keep: fc.nat({ max: 40 }) })
+  fc.record({ type: fc.constant('swap' as const), keep: fc.nat({ max: 40 }) }),
+  // Only the sender sees a swap: the receiver removed the peer (its deliveries still queued are
+  // gone) and made a new lane for it, continuing what it remembered of the old one.
+  fc.record({ type: fc.constant('asymmetricSwap' as const), keep: fc.nat({ max: 40 }) })
 )
 
 type Frame = { kind: 'data'; bytes: Uint8Array } | { kind: 'resume'; seq: number; epoch: number }
@@ -139,7 +143,7 @@ type Frame = { kind: 'data'; bytes: Uint8Array } | { kind: 'resume'; seq: number
  */
 function run(ops: readonly Op[], limits: WindowLimits, goneAtEnd: boolean) {
   const sender = new Lane(0xabc, limits, counters())
-  const receiver = new Lane(0xdef, limits, counters())
+  let receiver = new Lane(0xdef, limits, counters())
   let toReceiver: Frame[] = []
   let toSender: number[] = []
   let channelExpect = 0
@@ -173,7 +177,10 @@ function run(ops: readonly Op[], limits: WindowLimits, goneAtEnd: boolean) {
         if (receiver.resume(frame.seq, frame.epoch) > 0) throw new Error('gap')
       } else {
         const seq = channelExpect++
-        if (receiver.arrive(seq) === 'deliver') queue.push({ seq, epoch: receiver.remoteEpoch, value: valueOf(frame.bytes) })
+        const arrived = receiver.arrive(seq)
+        // An honest sender never runs past the window the receiver can vouch for.
+        if (arrived === 'overrun') throw new Error(`overrun at ${seq}`)
+        if (arrived === 'deliver') queue.push({ seq, epoch: receiver.remoteEpoch, value: valueOf(frame.bytes) })
       }
     }
   }
@@ -197,7 +204,18 @@ function run(ops: readonly Op[], limits: WindowLimits, goneAtEnd: boolean) {
     else if (op.type === 'wire') wire(op.count)
     else if (op.type === 'consume') consume(op.count)
     else if (op.type === 'acks') acks(op.count)
-    else {
+    else if (op.type === 'asymmetricSwap') {
+      wire(op.keep)
+      acks(op.keep)
+      toReceiver = []
+      toSender = []
+      queue.length = 0
+      const remembered = receiver.receiveState()
+      receiver = new Lane(0xfed, limits, counters())
+      if (remembered !== null) receiver.restoreReceive(remembered)
+      sender.disconnect()
+      connect()
+    } else {
       wire(op.keep)
       acks(op.keep)
       toReceiver = []
@@ -244,7 +262,7 @@ test('takeInto() takes what take() would, in batches below a byte limit (a large
   expect(c).toEqual({ sent: 7, resent: 3 })
 })
 
-test('property: any interleaving of sends, acks, swaps, resumes and reconnects delivers every accepted message exactly once, in order, or reports it', () => {
+test('property: any interleaving of sends, acks, swaps (also ones only the sender sees), resumes and reconnects delivers every accepted message exactly once, in order, or reports it', () => {
   fc.assert(
     fc.property(
       fc.array(opArb, { maxLength: 80 }),
