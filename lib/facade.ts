@@ -3,7 +3,7 @@ import type { CorestoreLike, KeyPairLike, SwarmLike } from './stack-types'
 import { Subscription } from 'rxjs'
 import { topicEvents } from '../operators/topicEvents'
 import { ErrorCodes, NetworkerError, errors } from './errors'
-import { registerLegacyExtension, surfaceError } from './legacy'
+import { handledByOnerror, registerLegacyExtension, surfaceError } from './legacy'
 import type {
   LegacyConfigureOptions,
   LegacyExtension,
@@ -30,7 +30,9 @@ const REPLICATION_CODES: ReadonlySet<string> = new Set([ErrorCodes.ERR_CONNECTIO
  * Events: `peer-add` (peer), `peer-remove` (peer), `handshake` (stream), `stream-opened`
  * (stream, info), `stream-closed` (stream, info, finishedHandshake), `replication-error` (err),
  * and, only when someone listens, `joined` (discoveryKey), `flushed` (discoveryKey), `error`
- * (err). An error nobody listens for is surfaced with `process.emitWarning`, once per kind.
+ * (err). Each error is reported once, to the most specific taker: an extension's `onerror` (an
+ * error it handled goes nowhere else), else `replication-error`/`error` when someone listens, else
+ * `process.emitWarning`, once per kind.
  */
 export class Networker extends EventEmitter {
   /** The reactive networker behind this facade (use it to migrate piecemeal). */
@@ -48,7 +50,7 @@ export class Networker extends EventEmitter {
   constructor(store: CorestoreLike, opts: LegacyNetworkerOptions = {}) {
     super()
     if (opts === null || typeof opts !== 'object') throw errors.invalidOption('opts', 'an object', opts)
-    const { persistRemembered = false, swarm, ...rest } = opts
+    const { persistRemembered = false, swarm, id, ...rest } = opts
     if (swarm !== undefined) {
       throw errors.unsupported(
         'The "swarm" option',
@@ -62,6 +64,15 @@ export class Networker extends EventEmitter {
       )
     }
     this.persistRemembered = persistRemembered === true
+    if (id !== undefined) {
+      // Not thrown: an old caller's code runs on; told once (per process), as any unheard error.
+      this.surface(
+        errors.unsupported(
+          'The "id" option',
+          'Hyperswarm 4 identifies a peer by its Noise public key (the keyPair option; by default derived from the store), so the id is ignored'
+        )
+      )
+    }
     this.reactive = new ReactiveNetworker(store, { ...rest, restore: this.persistRemembered && rest.restore !== false })
     this.setMaxListeners(0)
     // The default key pair is derived from the store as soon as it can be, so `keyPair` is there
@@ -97,6 +108,7 @@ export class Networker extends EventEmitter {
     )
     this.subscription.add(
       this.reactive.errors$.subscribe((err) => {
+        if (handledByOnerror(err)) return
         if (REPLICATION_CODES.has(err.code) && this.listenerCount('replication-error') > 0) {
           this.safeEmit('replication-error', err)
         } else {

@@ -28,6 +28,12 @@ export interface LegacyNetworkerOptions extends Omit<NetworkerOptions, 'keyPair'
   persistRemembered?: boolean
   /** 1.x took a hyperswarm 2 instance here; this stack cannot use one (throws `ERR_UNSUPPORTED`). */
   swarm?: unknown
+  /**
+   * @deprecated 1.x's "randomly-generated peer ID" of its replication streams. Hyperswarm 4
+   * identifies a peer by its Noise public key (`keyPair`), so this is ignored; passing it gives one
+   * `NetworkerWarning` process warning (code `ERR_UNSUPPORTED`), once per process.
+   */
+  id?: unknown
 }
 
 /** What the legacy `configure` takes: the reactive options, coerced as 1.x did, plus `rejoin`. */
@@ -120,13 +126,17 @@ export function registerLegacyExtension<T>(
   const ext = reactive.registerExtension<T>(name, { encoding: encoding as Encoding<T> })
   inner = ext
 
-  const callOnerror = (err: NetworkerError): void => {
-    if (typeof onerror !== 'function') return
+  /** Hands `err` to `onerror`; true when it took it (returned without throwing). */
+  const callOnerror = (err: NetworkerError): boolean => {
+    if (typeof onerror !== 'function') return false
     try {
       onerror(err)
     } catch (thrown) {
       surface(errors.handler(ext.name, err.remoteKey ?? '', thrown))
+      return false
     }
+    handled.add(err)
+    return true
   }
   const subscription = ext.messages$.subscribe(({ message, peer }) => {
     if (typeof onmessage !== 'function') return
@@ -134,13 +144,21 @@ export function registerLegacyExtension<T>(
       onmessage(message, peer)
     } catch (thrown) {
       const err = errors.handler(ext.name, b4a.toString(peer.remotePublicKey, 'hex'), thrown)
-      surface(err)
-      callOnerror(err)
+      if (!callOnerror(err)) surface(err)
     }
   })
-  // Decode failures and oversize messages already reach errors$ (and so the 'error' event).
+  // Decode failures, oversize messages and gaps reach the extension's errors$ first, then the
+  // networker's errors$: the facade surfaces them there unless `onerror` took them here.
   subscription.add(ext.errors$.subscribe(callOnerror))
   return { extension, subscription }
+}
+
+/** Errors a legacy `onerror` took (returned without throwing): reported there, and nowhere else. */
+const handled = new WeakSet<NetworkerError>()
+
+/** True when a legacy extension's `onerror` already took `err` (so it is neither `'error'` nor a warning). */
+export function handledByOnerror(err: NetworkerError): boolean {
+  return handled.has(err)
 }
 
 /** Kinds of error already surfaced as a process warning (once per kind, per process, as Node does). */

@@ -95,6 +95,10 @@ export function validateOptions(store: CorestoreLike, opts: NetworkerOptions): v
     throw errors.invalidOption('store', 'a Corestore', store)
   }
   if (opts === null || typeof opts !== 'object') throw errors.invalidOption('opts', 'an object', opts)
+  if ((opts as { id?: unknown }).id !== undefined) {
+    // The old networker's random peer id; the legacy facade warns and drops it, the new API refuses it.
+    throw errors.unsupported('The "id" option', 'Hyperswarm 4 identifies a peer by its Noise public key: pass keyPair, or leave it out to derive one from the store')
+  }
   const positive = (name: 'timeout' | 'maxMessageSize' | 'dedupeGraceTime' | 'maxPeers' | 'replicationWait'): void => {
     const value = opts[name]
     if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value) || value < 0)) {

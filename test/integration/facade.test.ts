@@ -2,6 +2,7 @@ import b4a from 'b4a'
 import type { NetworkerOptions } from '../../lib/reactive-networker'
 import type Hyperswarm from 'hyperswarm'
 import { Networker } from '../../lib/facade'
+import { ReactiveNetworker } from '../../lib/reactive-networker'
 import { NetworkerError } from '../../lib/errors'
 import type { Peer } from '../../lib/peer'
 import { connect, createHarness, Harness, randomTopic, until, waitFor, waitForPeers, firewalledOptions, noiseOf } from '../kit'
@@ -498,3 +499,121 @@ function swarmOf(networker: Networker): Hyperswarm & { joinPeer(publicKey: Buffe
   if (swarm === null) throw new Error('the networker has not listened')
   return swarm as Hyperswarm & { joinPeer(publicKey: Buffer): void }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Errors reported once (issue 24): an error an extension's onerror handled is not warned about
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Collects this library's process warnings. (Jest's sandboxed `process` does not see the real
+ * process's `'warning'` events, so the call itself is watched.)
+ */
+function watchWarnings(): { warnings: Array<{ message: string; code?: string }>; stop(): void } {
+  const warnings: Array<{ message: string; code?: string }> = []
+  const spy = jest.spyOn(process, 'emitWarning').mockImplementation(((warning: string | Error, options?: unknown) => {
+    const opts = typeof options === 'object' && options !== null ? (options as { type?: string; code?: string }) : {}
+    if (opts.type === 'NetworkerWarning') warnings.push({ message: String(warning), code: opts.code })
+  }) as typeof process.emitWarning)
+  return { warnings, stop: () => spy.mockRestore() }
+}
+
+test("an undecodable message reaches the extension's onerror only: no process warning and no error event for it; without onerror it is still warned about", async () => {
+  const watch = watchWarnings()
+  try {
+    const a = legacy()
+    const b = legacy()
+    const handled: unknown[] = []
+    const got: unknown[] = []
+    // Unique names: a warning is given once per kind (code and message) per process.
+    a.registerExtension<unknown>('handled-json', { encoding: 'json', onmessage: (m) => got.push(m), onerror: (err) => handled.push(err) })
+    a.registerExtension<unknown>('unhandled-json', { encoding: 'json', onmessage: (m) => got.push(m) })
+    const rawHandled = b.registerExtension<Buffer>('handled-json', { encoding: 'binary' })
+    const rawUnhandled = b.registerExtension<Buffer>('unhandled-json', { encoding: 'binary' })
+    const { atLooker: toA } = await connect(a, b)
+
+    rawHandled.send(Buffer.from('{not json'), toA)
+    rawHandled.send(Buffer.from(JSON.stringify({ after: 1 })), toA)
+    await until(() => got.length === 1, 20_000, 'the valid message after the bad one')
+    expect(handled.map(codeOf)).toEqual(['ERR_DECODE'])
+    expect(watch.warnings).toEqual([])
+
+    // The same on an extension without onerror: nobody handled it, so it is a warning.
+    rawUnhandled.send(Buffer.from('{not json either'), toA)
+    rawUnhandled.send(Buffer.from(JSON.stringify({ after: 2 })), toA)
+    await until(() => got.length === 2, 20_000, 'the second valid message')
+    expect(watch.warnings.map((w) => ({ code: w.code, unhandled: w.message.includes('unhandled-json') }))).toEqual([
+      { code: 'ERR_DECODE', unhandled: true }
+    ])
+
+    // With an 'error' listener: the handled error is still reported once (onerror), the other one as 'error'.
+    const errs: unknown[] = []
+    a.on('error', (err: unknown) => errs.push(err))
+    rawHandled.send(Buffer.from('{bad 3'), toA)
+    rawUnhandled.send(Buffer.from('{bad 4'), toA)
+    rawUnhandled.send(Buffer.from(JSON.stringify({ after: 3 })), toA)
+    await until(() => got.length === 3, 20_000, 'the third valid message')
+    expect(handled.map(codeOf)).toEqual(['ERR_DECODE', 'ERR_DECODE'])
+    expect(errs.map((e) => ({ code: codeOf(e), unhandled: (e as Error).message.includes('unhandled-json') }))).toEqual([
+      { code: 'ERR_DECODE', unhandled: true }
+    ])
+    expect(watch.warnings).toHaveLength(1)
+    expect(a.peers.size).toBe(1)
+  } finally {
+    watch.stop()
+  }
+})
+
+test('a throwing onmessage goes to onerror, and only what onerror did not handle is warned about', async () => {
+  const watch = watchWarnings()
+  try {
+    const a = legacy()
+    const b = legacy()
+    const handled: unknown[] = []
+    a.registerExtension<string>('throws-handled', {
+      encoding: 'utf-8',
+      onmessage: () => {
+        throw new Error('caller bug, handled')
+      },
+      onerror: (err) => handled.push(err)
+    })
+    const sender = b.registerExtension<string>('throws-handled', { encoding: 'utf-8' })
+    const { atLooker: toA } = await connect(a, b)
+    sender.send('boom', toA)
+    await until(() => handled.length === 1, 20_000, 'onerror')
+    expect(codeOf(handled[0])).toBe('ERR_HANDLER')
+    expect(watch.warnings).toEqual([])
+  } finally {
+    watch.stop()
+  }
+})
+
+// ---------------------------------------------------------------------------------------------
+// The old `id` option (issue 24): ignored, and the caller is told once
+// ---------------------------------------------------------------------------------------------
+
+test('the old id option is ignored and said so once: a NetworkerWarning ERR_UNSUPPORTED naming the Noise key, not for a second networker, not without id', async () => {
+  const watch = watchWarnings()
+  try {
+    const plain = legacy()
+    expect(watch.warnings).toEqual([])
+    const options = { id: Buffer.alloc(32, 1) } as NetworkerOptions
+    const first = legacy(options)
+    expect(watch.warnings).toHaveLength(1)
+    expect(watch.warnings[0].code).toBe('ERR_UNSUPPORTED')
+    expect(watch.warnings[0].message).toMatch(/"id"/)
+    expect(watch.warnings[0].message).toMatch(/Noise/)
+    legacy(options)
+    expect(watch.warnings).toHaveLength(1)
+    // The reactive API has no id option: it refuses one instead of ignoring it.
+    // (No dht option: the constructor refuses before anything would touch the network.)
+    expect(() => new ReactiveNetworker(h.store(), options)).toThrow(
+      expect.objectContaining({ code: 'ERR_UNSUPPORTED' })
+    )
+    // Ignored: the peer's identity is its Noise key, and two networkers given the same id still meet.
+    const { atLooker } = await connect(first, plain)
+    expect(b4a.equals(atLooker.remotePublicKey, await keyOf(first))).toBe(true)
+    expect(b4a.equals(await keyOf(first), Buffer.alloc(32, 1))).toBe(false)
+  } finally {
+    watch.stop()
+  }
+})
