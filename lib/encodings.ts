@@ -1,11 +1,14 @@
 import c from 'compact-encoding'
+// Public types name compact-encoding's types by name: a default import would reach the shipped
+// declarations and need the consumer's esModuleInterop (TS1192 without it).
+import type { State } from 'compact-encoding'
 import { errors } from './errors'
 
 /** A compact-encoding codec (`preencode`/`encode`/`decode` on a state). */
 export interface CompactCodec<T> {
-  preencode(state: c.State, value: T): void
-  encode(state: c.State, value: T): void
-  decode(state: c.State): T
+  preencode(state: State, value: T): void
+  encode(state: State, value: T): void
+  decode(state: State): T
 }
 
 /** An abstract-encoding codec: whole values to bytes and back. */

@@ -236,6 +236,34 @@ describe('TypeScript strict, no skipLibCheck', () => {
     })
   }
 
+  it('the declarations need no interop flag: node10 + commonjs without esModuleInterop or allowSyntheticDefaultImports (TypeScript 5.9 and 6)', async () => {
+    // What `tsc --strict --module commonjs` or an old project compiles with. Only our
+    // declarations are on trial: files of named imports (every entry point, the marble test, the
+    // bundle entry) and the doc blocks that default-import nothing (a default import of a CJS
+    // module in the user's own code needs the flag whatever we ship; `.mts` blocks are ES modules
+    // with top-level await, which CommonJS output cannot have).
+    const noDefaultImport = blocks
+      .filter((b) => !b.file.endsWith('.mts') && !/^import\s+(?!type\b)[\w$]+\s*(,|from\b)/m.test(b.code))
+      .map((b) => `docs/${b.file}`)
+    const files = ['every-entry.ts', 'marbles.ts', 'browser-entry.ts', ...noDefaultImport]
+    // No shipped declaration default-imports another package (names only: `import { State } from …`).
+    const dist = path.join(app, 'node_modules', '@basestore', 'networker', 'dist')
+    const defaultImports = fs
+      .readdirSync(dist, { recursive: true, encoding: 'utf8' })
+      .filter((f) => /\.d\.(m|c)?ts$/.test(f))
+      .flatMap((f) => [...fs.readFileSync(path.join(dist, f), 'utf8').matchAll(/^import\s+(?!type\b)[\w$]+\s*(?:,[^;]*)?from\s+['"]([^'"./][^'"]*)['"]/gm)].map((m) => `${f}: ${m[1]}`))
+    expect(defaultImports).toEqual([])
+    const options = { module: 'commonjs', moduleResolution: 'node10', esModuleInterop: false, allowSyntheticDefaultImports: false }
+    const config = writeConfig('node10-no-interop', options, files)
+    // TypeScript 6 deprecates node10 resolution and these two flags set to false: its users must say they know.
+    const config6 = writeConfig('node10-no-interop-ts6', { ...options, ignoreDeprecations: '6.0' }, files)
+    expect(noDefaultImport.length).toBeGreaterThanOrEqual(8)
+    await Promise.all([
+      sh('node', [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', config]),
+      sh('node', [path.join(app, 'node_modules', 'typescript6', 'bin', 'tsc'), '-p', config6])
+    ])
+  })
+
   it('a file using Corestore’s own API (the consumer’s own declaration) beside ours compiles', async () => {
     for (const res of RESOLUTIONS.filter((r) => r.name === 'node16')) {
       const config = writeConfig(`typed-${res.name}`, { module: res.module, moduleResolution: res.moduleResolution }, [
