@@ -32,9 +32,12 @@ export const REMOTE_MAX_WAITING_SEND_BYTES = 1024 * 1024
  * The handshake budget when neither `handshakeTimeout` nor `timeout` is set (ms): a connection
  * whose remote has not answered the keep-alive channel (opened or rejected it) this long after
  * it opened is destroyed and never becomes a peer. An honest remote answers within a round trip;
- * a half-open connection or a mute peer never does, and until it is dropped it counts as
- * dialling (a flushing `configure()` waits for it) and holds a slot of `maxPeers`. Time this
- * process itself was stalled is not counted. Option `handshakeTimeout`.
+ * a half-open connection or a mute peer never does, and until it is dropped it holds a slot of
+ * `maxPeers` and (if we dialled it, or found its remote) counts as dialling. It is also the
+ * longest that connections waiting for an answer hold a topic's flush in a row, so no remote can
+ * make a flushing `configure()` wait longer. Time this process itself was stalled is not
+ * counted. Option `handshakeTimeout`; not reported on `errors$` (routine on a public DHT), counted
+ * in `Connections.handshakeTimeouts`.
  */
 export const DEFAULT_HANDSHAKE_TIMEOUT = 5000
 
@@ -93,11 +96,3 @@ export const REFUSAL_GRACE_MS = DEFAULT_HANDSHAKE_TIMEOUT
  */
 export const RECEIVE_MEMORY_ENTRIES = 4096
 export const RECEIVE_MEMORY_MS = 10 * 60 * 1000
-
-/**
- * How many remote keys whose connection ran out of its handshake budget a networker remembers
- * (oldest forgotten first; about 100 bytes each): their later connections, redialled by
- * Hyperswarm on its backoff, still get the budget and a `maxPeers` slot, but no flush waits for
- * them again until one answers.
- */
-export const UNANSWERED_KEYS_REMEMBERED = 4096

@@ -5,6 +5,7 @@ import {
   BehaviorSubject,
   EMPTY,
   Observable,
+  SchedulerLike,
   Subject,
   Subscription,
   asyncScheduler,
@@ -23,10 +24,11 @@ import {
 import { dedupeConnections } from '../operators/dedupeConnections'
 import { peerSet } from '../operators/peerSet'
 import type { ConnectionEvent, DedupeEvent } from '../operators/types'
+import { DEFAULT_MAX_PEERS } from './budgets'
 import { NetworkerError, errors } from './errors'
 import type { ExtensionHub } from './extensions'
 import { IdleWatchdog } from './idle-watchdog'
-import { armKeepAlive } from './keepalive'
+import { armKeepAlive, handshakeBudget } from './keepalive'
 import { toDiscoveryKey, toHex } from './keys'
 import type { NetworkerOptions } from './options'
 import type { Peer, PeerStream } from './peer'
@@ -34,23 +36,21 @@ import { PeerRecord } from './peer-record'
 import type { NetworkerPeerEvent } from './streams'
 import type { SwarmSource } from './swarm-source'
 
-/** Hyperswarm's own default `maxPeers`, which we also hold inbound connections to. */
-const DEFAULT_MAX_PEERS = 64
-
 /** Bounds (ms) of the idle watchdog's tick, an eighth of `timeout` between them. */
 const MIN_TICK = 25
 const MAX_TICK = 1000
 
 type AdmissionOptions = Pick<
   NetworkerOptions,
-  'allowlist' | 'firewall' | 'onauthenticate' | 'maxPeers' | 'timeout' | 'dedupeGraceTime' | 'scheduler'
+  'allowlist' | 'firewall' | 'onauthenticate' | 'maxPeers' | 'timeout' | 'handshakeTimeout' | 'dedupeGraceTime' | 'scheduler'
 >
 
 /**
  * The connection pipeline and the one owner of the peer set: every raw connection gets its
- * keep-alive and idle time-out, then admission (allowlist and firewall before dialling,
- * `onauthenticate`, `maxPeers` for inbound and outbound), then dedup into one peer per remote key,
- * extension channels and replication, and finally `peerEvents$` / `peers$`.
+ * keep-alive, handshake budget and idle time-out, then admission (allowlist and firewall before
+ * dialling, `maxPeers` for inbound and outbound counting the connections still pending,
+ * `onauthenticate`), then dedup into one peer per remote key, extension channels and
+ * replication, and finally `peerEvents$` / `peers$`.
  */
 export class Connections {
   private readonly peerEventsSubject = new Subject<NetworkerPeerEvent>()
@@ -60,10 +60,25 @@ export class Connections {
   private readonly subscriptions = new Subscription()
   /** Set from the first instant of `close()`: every new connection is refused or closed. */
   private refusing = false
-  /** Connections opened but not yet admitted (no answer yet, or `onauthenticate`); they count as dialling. */
-  private admitting = 0
-  /** The silence of every connection, when `timeout` is set. */
-  private readonly watchdog: IdleWatchdog | null
+  /**
+   * Connections opened but not yet admitted that a topic's flush waits for (see `pending`): those
+   * whose remote has not answered yet, and those `onauthenticate` is deciding on.
+   */
+  private answering = 0
+  private authenticating = 0
+  /** The remote keys (hex) of those connections, with how many each: they count against `maxPeers`. */
+  private readonly admittingKeys = new Map<string, number>()
+  private readonly maxPeers: number
+  private readonly handshakeTimeout: number
+  private readonly scheduler: SchedulerLike
+  private unanswered = 0
+  /** When (scheduler ms) `answering` last rose from 0, or null while it is 0. */
+  private busySince: number | null = null
+  /** Tells the swarm's progress when that run reaches the handshake budget. */
+  private busyCap: Subscription | null = null
+  private refusedFull = 0
+  /** The handshake budget of every new connection and, when `timeout` is set, the silence of every connection. */
+  private readonly watchdog: IdleWatchdog
   private source: SwarmSource | null = null
 
   /** Hot, no replay: `add`, `remove` and `swap`. */
@@ -79,7 +94,11 @@ export class Connections {
   ) {
     this.subscriptions.add(this.peerEventsSubject.pipe(peerSet({ emitInitial: false })).subscribe(this.peersSubject))
     const timeout = opts.timeout ?? 0
-    this.watchdog = timeout > 0 ? new IdleWatchdog(Math.max(MIN_TICK, Math.min(MAX_TICK, Math.floor(timeout / 8)))) : null
+    this.maxPeers = opts.maxPeers ?? DEFAULT_MAX_PEERS
+    this.handshakeTimeout = handshakeBudget(opts)
+    this.scheduler = opts.scheduler ?? asyncScheduler
+    const shortest = timeout > 0 ? Math.min(timeout, this.handshakeTimeout) : this.handshakeTimeout
+    this.watchdog = new IdleWatchdog(Math.max(MIN_TICK, Math.min(MAX_TICK, Math.floor(shortest / 8))))
   }
 
   /** The peer set's subject: `peers$` is built on it by the networker. */
@@ -87,9 +106,35 @@ export class Connections {
     return this.peersSubject
   }
 
-  /** Connections opened but not yet admitted. */
+  /**
+   * Connections opened but not yet admitted that count as dialling (no topic is flushed while
+   * one is under way): those we dialled and those from a remote that our discovery found (a
+   * flush waits for the peers it found; a stranger dialling us is none of them).
+   *
+   * Those whose remote has not answered yet count for at most one handshake budget in a row:
+   * every connection waiting when such a run began has answered or been dropped by then, so what
+   * keeps the run going is newer connections (mute peers whose drops and Hyperswarm's redials
+   * overlap, slow ones that keep arriving). Past that no flush waits for them, so no remote can
+   * hold `configure()` longer. Those `onauthenticate` is deciding on always count: that wait is
+   * the caller's own.
+   */
   get pending(): number {
-    return this.admitting
+    const capped = this.busySince !== null && this.scheduler.now() - this.busySince >= this.handshakeTimeout
+    return (capped ? 0 : this.answering) + this.authenticating
+  }
+
+  /**
+   * Connections destroyed because their remote did not answer the keep-alive channel within the
+   * handshake budget (half-open, mute): never peers, and not reported on `errors$` (routine on a
+   * public DHT). For a metrics stream.
+   */
+  get handshakeTimeouts(): number {
+    return this.unanswered
+  }
+
+  /** Connections destroyed as they opened because peers and pending connections held every `maxPeers` slot. */
+  get refusedOverMaxPeers(): number {
+    return this.refusedFull
   }
 
   /** The `allowlist`, the caller's `firewall`, and closing as one Hyperswarm firewall. */
@@ -153,7 +198,8 @@ export class Connections {
 
   /** Stops the pipeline and completes the streams (after the swarm is destroyed). */
   close(): void {
-    this.watchdog?.stop()
+    this.watchdog.stop()
+    this.busyCap?.unsubscribe()
     this.subscriptions.unsubscribe()
     this.peerEventsSubject.complete()
     this.peersSubject.complete()
@@ -161,31 +207,49 @@ export class Connections {
   }
 
   /**
-   * Guards a new connection (keep-alive channel and idle time-out, from its first moment, so a
-   * half-open or mute one times out without ever becoming a peer) and holds it until its remote
-   * has answered the keep-alive channel. One that closes first is never seen again.
+   * Admits a new connection to the pipeline if a `maxPeers` slot is free for it (else destroys
+   * it), guards it (keep-alive channel, handshake budget and idle time-out, from its first
+   * moment, so a half-open or mute one is dropped without ever becoming a peer) and holds it
+   * until its remote has answered the keep-alive channel. One that closes first is never seen
+   * again.
    */
   private whenAnswered(event: ConnectionEvent<NoiseSecretStream>): Observable<ConnectionEvent<NoiseSecretStream>> {
     return new Observable((subscriber) => {
       const conn = event.connection
+      const key = toHex(conn.remotePublicKey)
+      if (!this.hasRoomFor(key)) {
+        // Hyperswarm 4.17 checks maxPeers only when it dials: inbound connections are ours to
+        // refuse, and a connection still pending takes a slot as a peer does.
+        this.refusedFull++
+        conn.destroy()
+        subscriber.complete()
+        return
+      }
       let waiting = true
+      const dialling = this.isDialling(conn)
       const settle = (): void => {
         if (!waiting) return
         waiting = false
         conn.removeListener('close', onclose)
-        this.admitting--
+        this.release(key)
+        if (dialling && --this.answering === 0) this.endRun()
         this.source?.update()
       }
       const onclose = (): void => {
         settle()
         subscriber.complete()
       }
-      this.admitting++
+      this.hold(key)
+      if (dialling && this.answering++ === 0) this.startRun()
       conn.once('close', onclose)
       armKeepAlive(conn, {
         timeout: this.opts.timeout ?? 0,
+        handshakeTimeout: this.handshakeTimeout,
         watchdog: this.watchdog,
         onerror: this.onerror,
+        onunanswered: () => {
+          this.unanswered++
+        },
         onalive: () => {
           if (!waiting) return
           // Passed on before it stops counting as dialling: no topic is flushed in between.
@@ -204,8 +268,12 @@ export class Connections {
     const check = this.opts.onauthenticate
     if (check === undefined || event.type === 'close') return of(event)
     const conn = event.connection
-    // Until the decision, the connection counts as dialling: no topic is flushed before it.
-    this.admitting++
+    const key = toHex(conn.remotePublicKey)
+    // Until the decision, the connection holds its maxPeers slot and, if we dialled it or
+    // discovery found its remote, counts as dialling (no topic is flushed before it).
+    const dialling = this.isDialling(conn)
+    this.hold(key)
+    if (dialling) this.authenticating++
     const decision = new Promise<void>((resolve, reject) => {
       let settled = false
       const done = (err?: Error | null): void => {
@@ -234,10 +302,51 @@ export class Connections {
       }),
       // After the admitted connection went through dedup (so it is in peers$).
       finalize(() => {
-        this.admitting--
+        this.release(key)
+        if (dialling) this.authenticating--
         this.source?.update()
       })
     )
+  }
+
+  /**
+   * Whether a new connection from `key` may enter admission: its key already is a peer or
+   * pending (a replacement, a duplicate Hyperswarm is resolving), or the peers and the distinct
+   * other keys pending admission hold fewer than `maxPeers` slots.
+   */
+  private hasRoomFor(key: string): boolean {
+    if (this.byKey.has(key) || this.admittingKeys.has(key)) return true
+    let held = this.byKey.size
+    for (const pending of this.admittingKeys.keys()) if (!this.byKey.has(pending)) held++
+    return held < this.maxPeers
+  }
+
+  /** Whether a pending connection counts as dialling (see `pending`). */
+  private isDialling(conn: NoiseSecretStream): boolean {
+    return conn.isInitiator || (this.source?.topicsOf(conn.remotePublicKey).length ?? 0) > 0
+  }
+
+  /** A run of connections waiting for their remote's answer begins (see `pending`). */
+  private startRun(): void {
+    this.busySince = this.scheduler.now()
+    this.busyCap = this.scheduler.schedule(() => this.source?.update(), this.handshakeTimeout)
+  }
+
+  private endRun(): void {
+    this.busySince = null
+    this.busyCap?.unsubscribe()
+    this.busyCap = null
+  }
+
+  /** A connection from `key` enters admission: it holds a `maxPeers` slot until released. */
+  private hold(key: string): void {
+    this.admittingKeys.set(key, (this.admittingKeys.get(key) ?? 0) + 1)
+  }
+
+  private release(key: string): void {
+    const left = (this.admittingKeys.get(key) ?? 1) - 1
+    if (left > 0) this.admittingKeys.set(key, left)
+    else this.admittingKeys.delete(key)
   }
 
   private onPeerEvent(event: DedupeEvent<NoiseSecretStream>): void {
@@ -247,9 +356,9 @@ export class Connections {
     }
     switch (event.type) {
       case 'add': {
-        if (this.byKey.size >= (this.opts.maxPeers ?? DEFAULT_MAX_PEERS)) {
-          // Hyperswarm 4.17 checks maxPeers only when it dials: inbound connections are ours to
-          // refuse. The dedup state forgets the connection when it closes.
+        if (this.byKey.size >= this.maxPeers) {
+          // Cannot happen while pending connections hold their slots (hasRoomFor); kept as the
+          // last guard. The dedup state forgets the connection when it closes.
           event.connection.destroy()
           return
         }

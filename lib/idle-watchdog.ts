@@ -9,6 +9,11 @@ export interface Watchable {
 }
 
 interface Watch {
+  /**
+   * Set while the connection's remote has not answered yet (`handshake`): the budget is then a
+   * deadline, counted whatever the connection receives, and this is called when it runs out.
+   */
+  expire: (() => void) | null
   bytes: number
   /** Transport packets received, when they count as a sign of life (else -1). */
   packets: number
@@ -89,11 +94,33 @@ export class IdleWatchdog {
     const packets = transport ? packetsOf(stream) : -1
     const existing = this.watched.get(stream)
     if (existing !== undefined) {
+      if (existing.expire !== null) {
+        // The remote answered: silence counts from now on.
+        existing.expire = null
+        existing.idle = 0
+        existing.bytes = stream.rawBytesRead
+      }
       existing.budget = budget
       existing.packets = packets
       return
     }
-    this.watched.set(stream, { bytes: stream.rawBytesRead, packets, idle: 0, budget, remoteLag: 0, remoteLagAt: 0 })
+    this.add(stream, { expire: null, bytes: stream.rawBytesRead, packets, idle: 0, budget, remoteLag: 0, remoteLagAt: 0 })
+  }
+
+  /**
+   * Starts the handshake budget of a connection whose remote has not answered yet: `onexpire` is
+   * called once `budget` ms have passed (only time this process was running counts, as for
+   * silence), whatever the connection received meanwhile: a remote that keeps its transport
+   * alive but never answers is not alive for us. `watch` (the remote answered, silence counts
+   * from now) or `unwatch` ends it. The watchdog does not destroy the connection: `onexpire` does.
+   */
+  handshake(stream: Watchable, budget: number, onexpire: () => void): void {
+    this.watched.delete(stream)
+    this.add(stream, { expire: onexpire, bytes: stream.rawBytesRead, packets: -1, idle: 0, budget, remoteLag: 0, remoteLagAt: 0 })
+  }
+
+  private add(stream: Watchable, watch: Watch): void {
+    this.watched.set(stream, watch)
     if (this.timer === null) {
       this.lastTick = this.now()
       this.timer = setInterval(() => this.check(), this.tick)
@@ -169,6 +196,15 @@ export class IdleWatchdog {
     for (const [stream, watch] of this.watched) {
       if (stream.destroyed) {
         this.watched.delete(stream)
+        continue
+      }
+      if (watch.expire !== null) {
+        // A deadline: what arrived does not matter, only whether the remote answered in time.
+        watch.idle += credit
+        if (watch.idle >= watch.budget + LAG_ALLOWANCE * this.recentLag && !late) {
+          this.watched.delete(stream)
+          watch.expire()
+        }
         continue
       }
       const packets = watch.packets === -1 ? -1 : packetsOf(stream)

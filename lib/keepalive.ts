@@ -2,6 +2,7 @@ import Protomux from 'protomux'
 import c from 'compact-encoding'
 import type NoiseSecretStream from '@hyperswarm/secret-stream'
 import { NetworkerError, errors } from './errors'
+import { DEFAULT_HANDSHAKE_TIMEOUT, HANDSHAKE_BUDGET_FACTOR } from './budgets'
 import type { IdleWatchdog } from './idle-watchdog'
 import { toHex } from './keys'
 
@@ -21,17 +22,29 @@ const KEEPALIVE_DIVISOR = 4
 const MAX_REMOTE_STALL_FACTOR = 2
 
 /**
- * Before the keep-alive channel has answered, a connection may stay silent for this many
- * `timeout`s: the handshake budget. Two saturated ends answer late, not never.
+ * The handshake budget (ms): how long a new connection may take to answer the keep-alive
+ * channel. `handshakeTimeout` when given, else `HANDSHAKE_BUDGET_FACTOR × timeout` (two
+ * saturated ends answer late, not never), else `DEFAULT_HANDSHAKE_TIMEOUT`.
  */
-export const HANDSHAKE_BUDGET_FACTOR = 2
+export function handshakeBudget(opts: { readonly timeout?: number; readonly handshakeTimeout?: number }): number {
+  if (opts.handshakeTimeout !== undefined) return opts.handshakeTimeout
+  const timeout = opts.timeout ?? 0
+  return timeout > 0 ? HANDSHAKE_BUDGET_FACTOR * timeout : DEFAULT_HANDSHAKE_TIMEOUT
+}
 
 export interface KeepAliveOptions {
   /** ms; when set, peers are asked for keep-alives at a quarter of it and silent ones time out. */
   readonly timeout: number
-  /** Counts the silence of every connection of the networker; required with a `timeout`. */
+  /** ms the remote has to answer the keep-alive channel (see `handshakeBudget`). */
+  readonly handshakeTimeout: number
+  /** Keeps the handshake budget of every connection and, with a `timeout`, their silence. */
   readonly watchdog: IdleWatchdog | null
   readonly onerror: (err: NetworkerError) => void
+  /**
+   * Called when the connection is destroyed for not answering within the handshake budget (not
+   * an error: half-open connections are routine on a public DHT).
+   */
+  readonly onunanswered?: () => void
   /**
    * Called once data has crossed both ways: the remote opened the keep-alive channel (a
    * networker) or rejected it (a plain Hyperswarm peer running Protomux). Not called for a
@@ -42,22 +55,26 @@ export interface KeepAliveOptions {
 
 /**
  * Connection policy for every connection as it opens, before authentication and dedup: opens
- * the keep-alive channel and, with a `timeout`, watches the connection's silence for its whole
- * life.
+ * the keep-alive channel, gives the remote the handshake budget to answer it and, with a
+ * `timeout`, watches the connection's silence for the rest of its life.
  *
- * Until the remote answers the channel, the connection has the handshake budget
- * (`HANDSHAKE_BUDGET_FACTOR × timeout`); then `timeout`, counted from the last frame received. A
- * remote that runs this protocol answers at once and keeps alive at `timeout / 4`; one that
- * rejects it (a plain Hyperswarm peer) keeps alive at its own pace and is not watched; one that
- * never answers (a half-open connection, a mute peer) is dropped when the budget runs out, never
- * having been a peer.
+ * Until the remote answers the channel, the connection has the handshake budget (a deadline
+ * from its first moment, whatever it receives meanwhile); then, with a `timeout`, `timeout`
+ * counted from the last frame received. A remote that runs this protocol answers at once and
+ * keeps alive at `timeout / 4`; one that rejects it (a plain Hyperswarm peer) keeps alive at its
+ * own pace and is not watched; one that never answers (a half-open connection, a mute peer, a
+ * peer that keeps its transport alive but never reads) is destroyed when the budget runs out,
+ * never having been a peer.
  */
 export function armKeepAlive(stream: NoiseSecretStream, opts: KeepAliveOptions): void {
   if (stream.destroyed) return
   const mux = Protomux.from(stream)
-  const { timeout, watchdog } = opts
-  if (timeout > 0 && watchdog !== null) {
-    watchdog.watch(stream, HANDSHAKE_BUDGET_FACTOR * timeout)
+  const { watchdog } = opts
+  if (watchdog !== null) {
+    watchdog.handshake(stream, opts.handshakeTimeout, () => {
+      opts.onunanswered?.()
+      stream.destroy()
+    })
     stream.once('close', () => watchdog.unwatch(stream))
   }
   let alive = false
@@ -106,6 +123,9 @@ function openKeepAlive(stream: NoiseSecretStream, mux: Protomux, opts: KeepAlive
         watchdog?.watch(stream, timeout, true)
         // And the remote hears of this process's stalls, to stretch its own budget for us.
         stopTelling = watchdog?.onStall((ms) => ch.messages[1].send(c.encode(c.uint, ms))) ?? null
+      } else if (timeout <= 0) {
+        // Answered in time: without a `timeout` nothing more is watched.
+        watchdog?.unwatch(stream)
       }
       answered()
     },

@@ -35,6 +35,16 @@ export interface NetworkerOptions {
    */
   timeout?: number
   /**
+   * ms a new connection's remote has to answer the keep-alive channel (open it, or reject it as
+   * a plain Hyperswarm peer does), counted from the connection's first moment whatever it
+   * receives meanwhile; time this process was stalled is not counted. One that has not answered
+   * (half-open, mute) is destroyed and never becomes a peer (not an error: nothing on `errors$`);
+   * until then it holds a `maxPeers` slot, and connections waiting for an answer hold a topic's
+   * flush for at most this long in a row. Default `2 × timeout` when `timeout` is set, else 5000
+   * (`DEFAULT_HANDSHAKE_TIMEOUT`). A positive number.
+   */
+  handshakeTimeout?: number
+  /**
    * Largest extension message, in bytes, sent or accepted. Default 4 MiB; at most
    * `MAX_MESSAGE_SIZE_LIMIT` (8 MiB − 64 KiB), what the transport carries in one frame.
    */
@@ -113,6 +123,10 @@ export function validateOptions(store: CorestoreLike, opts: NetworkerOptions): v
   positive('dedupeGraceTime')
   positive('maxPeers')
   positive('replicationWait')
+  const { handshakeTimeout } = opts
+  if (handshakeTimeout !== undefined && (typeof handshakeTimeout !== 'number' || !Number.isFinite(handshakeTimeout) || handshakeTimeout <= 0)) {
+    throw errors.invalidOption('handshakeTimeout', 'a positive number (ms)', handshakeTimeout)
+  }
   if (opts.keyPair !== undefined) {
     const kp = opts.keyPair
     if (

@@ -1,6 +1,6 @@
 import b4a from 'b4a'
 import type { ReactiveNetworker } from '../../lib/reactive-networker'
-import { HANDSHAKE_BUDGET_FACTOR } from '../../lib/keepalive'
+import { HANDSHAKE_BUDGET_FACTOR } from '../../lib/budgets'
 import { createHarness, Harness, plainSwarm, randomTopic, sleep, until, waitFor } from '../kit'
 
 /**

@@ -183,6 +183,54 @@ describe('IdleWatchdog', () => {
     expect(ticks * 100).toBeLessThanOrEqual(1100)
   })
 
+  it('gives a connection that has not answered a deadline: whatever it receives, onexpire once the budget is spent; the watchdog itself destroys nothing', () => {
+    const mute = stream()
+    let expired = 0
+    dog.handshake(mute, 1000, () => expired++)
+    for (let t = 0; t < 900; t += 100) {
+      mute.rawBytesRead += 17 // its transport keeps alive, but it never answers
+      mute.rawStream.packetsReceived++
+      clock += 100
+      dog.check()
+    }
+    expect(expired).toBe(0)
+    advance(200)
+    expect(expired).toBe(1)
+    expect(mute.destroyed).toBe(false)
+    expect(dog.size).toBe(0)
+    advance(1000)
+    expect(expired).toBe(1)
+  })
+
+  it('does not count a stall of this process against the handshake deadline', () => {
+    const slow = stream()
+    let expired = 0
+    dog.handshake(slow, 1000, () => expired++)
+    advance(500)
+    clock += 5000 // the event loop was blocked for 5 s
+    dog.check()
+    expect(expired).toBe(0)
+  })
+
+  it('ends the deadline once the remote answers: with watch, silence counts from then; with unwatch, nothing more', () => {
+    const answered = stream()
+    const plain = stream()
+    let expired = 0
+    dog.handshake(answered, 1000, () => expired++)
+    dog.handshake(plain, 1000, () => expired++)
+    advance(900)
+    answered.rawBytesRead += 40 // the channel opened
+    dog.watch(answered, 500, true)
+    dog.unwatch(plain)
+    advance(400)
+    expect(answered.destroyed).toBe(false) // 400 ms of silence since the answer, not 1,300
+    advance(200)
+    expect(answered.destroyed).toBe(true)
+    expect(answered.reason?.message).toBe(TIMED_OUT)
+    expect(plain.destroyed).toBe(false)
+    expect(expired).toBe(0)
+  })
+
   it('re-budgets a watched connection, forgets destroyed and unwatched ones, and stops its timer when empty', () => {
     const a = stream()
     const b = stream()

@@ -22,6 +22,7 @@ function recorder(): { dog: IdleWatchdog; stalls: number[]; report: (ms: number)
   const stalls: number[] = []
   const fake = {
     watch: () => {},
+    handshake: () => {},
     unwatch: () => {},
     onStall: (listener: (ms: number) => void) => {
       listeners.push(listener)
@@ -43,8 +44,8 @@ describe('keep-alive channel: stall reports', () => {
     const rb = recorder()
     const errors: NetworkerError[] = []
     let alive = 0
-    armKeepAlive(a, { timeout: 1000, watchdog: ra.dog, onerror: (e) => errors.push(e), onalive: () => alive++ })
-    armKeepAlive(b, { timeout: 1000, watchdog: rb.dog, onerror: (e) => errors.push(e), onalive: () => alive++ })
+    armKeepAlive(a, { timeout: 1000, handshakeTimeout: 2000, watchdog: ra.dog, onerror: (e) => errors.push(e), onalive: () => alive++ })
+    armKeepAlive(b, { timeout: 1000, handshakeTimeout: 2000, watchdog: rb.dog, onerror: (e) => errors.push(e), onalive: () => alive++ })
     await until(() => alive === 2, 5000, 'both channels open')
     ra.report(640)
     await until(() => rb.stalls.length === 1, 5000, 'the report')
@@ -59,7 +60,7 @@ describe('keep-alive channel: stall reports', () => {
     const ra = recorder()
     const errors: NetworkerError[] = []
     let alive = false
-    armKeepAlive(a, { timeout: 1000, watchdog: ra.dog, onerror: (e) => errors.push(e), onalive: () => (alive = true) })
+    armKeepAlive(a, { timeout: 1000, handshakeTimeout: 2000, watchdog: ra.dog, onerror: (e) => errors.push(e), onalive: () => (alive = true) })
     // The other end is hand-written: it claims an endless stall, then sends a truncated number.
     const channel = Protomux.from(b).createChannel({
       protocol: KEEPALIVE_PROTOCOL,
