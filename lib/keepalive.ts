@@ -12,6 +12,13 @@ export const KEEPALIVE_PROTOCOL = '@basestore/networker/keepalive'
 /** The fastest keep-alive a remote may ask us for. */
 const MIN_KEEPALIVE = 100
 
+/**
+ * The slowest keep-alive a remote may ask for: the largest timer Node keeps (2^31 − 1 ms). Node
+ * turns a longer one into 1 ms, so a request for 2^40 ms would have meant a keep-alive every
+ * millisecond.
+ */
+const MAX_KEEPALIVE = 2 ** 31 - 1
+
 /** Keep-alives are asked for at this fraction of `timeout`: a loaded remote still beats it. */
 const KEEPALIVE_DIVISOR = 4
 
@@ -100,7 +107,7 @@ function openKeepAlive(stream: NoiseSecretStream, mux: Protomux, opts: KeepAlive
         encoding: c.raw,
         onmessage: (bytes: Uint8Array) => {
           const ms = decodeMs(bytes)
-          if (ms === null || ms < MIN_KEEPALIVE) return
+          if (ms === null || ms < MIN_KEEPALIVE || ms > MAX_KEEPALIVE) return
           if (!stream.keepAlive || ms < stream.keepAlive) stream.setKeepAlive(ms)
         }
       },

@@ -74,4 +74,35 @@ describe('keep-alive channel: stall reports', () => {
     expect(ra.stalls).toEqual([2000])
     expect(errors.map((e) => e.code)).toEqual(['ERR_DECODE'])
   })
+
+  it('applies a keep-alive request only between 100 ms and the largest timer (2^31 − 1 ms), and only to speed keep-alives up', async () => {
+    const [a, b] = pair()
+    streams.push(a, b)
+    const errors: NetworkerError[] = []
+    let alive = false
+    armKeepAlive(a, { timeout: 0, handshakeTimeout: 2000, watchdog: null, onerror: (e) => errors.push(e), onalive: () => (alive = true) })
+    const channel = Protomux.from(b).createChannel({
+      protocol: KEEPALIVE_PROTOCOL,
+      messages: [{ encoding: c.raw }, { encoding: c.raw }]
+    })
+    channel?.open()
+    await until(() => alive, 5000, 'the channel open')
+    expect(a.keepAlive).toBe(0)
+    const applied: number[] = []
+    const setKeepAlive = a.setKeepAlive.bind(a)
+    a.setKeepAlive = (ms: number) => {
+      applied.push(ms)
+      setKeepAlive(ms)
+    }
+    // Node turns a timer above 2^31 − 1 ms into 1 ms: a remote asking for 2^40 or 2^53 − 1 would get
+    // a keep-alive every millisecond. Refused, as is one below 100 ms.
+    for (const ms of [2 ** 40, 2 ** 53 - 1, 2 ** 31, 50]) channel?.messages[0].send(c.encode(c.uint, ms))
+    channel?.messages[0].send(c.encode(c.uint, 2 ** 31 - 1))
+    await until(() => a.keepAlive !== 0, 5000, 'the valid request')
+    expect(a.keepAlive).toBe(2 ** 31 - 1)
+    channel?.messages[0].send(c.encode(c.uint, 400))
+    await until(() => a.keepAlive === 400, 5000, 'a faster one')
+    expect(applied).toEqual([2 ** 31 - 1, 400])
+    expect(errors).toEqual([])
+  })
 })
