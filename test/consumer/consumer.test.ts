@@ -75,6 +75,8 @@ beforeAll(async () => {
           '@types/node': dev['@types/node'],
           '@types/jest': dev['@types/jest'],
           'rxjs-marbles': dev['rxjs-marbles'],
+          // docs/testing.md's jest-marbles example runs as one of the jest blocks.
+          'jest-marbles': dev['jest-marbles'],
           typescript6: 'npm:typescript@^6.0.2'
         },
         // The registry reachable here serves no hypercore-storage for hypercore > 11.37.
@@ -190,7 +192,11 @@ describe('entry points at runtime', () => {
 })
 
 describe('TypeScript strict, no skipLibCheck', () => {
-  const docFiles = () => blocks.map((b) => `docs/${b.file}`)
+  // jest-marbles 3.1's typings augment jest's Matchers with a constraint @types/jest 29 does not
+  // meet (TS2344 inside @types/jest): a project using it needs skipLibCheck, whatever we ship.
+  // Its blocks compile on their own below, with skipLibCheck.
+  const usesJestMarbles = (b: { code: string }) => /from 'jest-marbles'/.test(b.code)
+  const docFiles = () => blocks.filter((b) => !usesJestMarbles(b)).map((b) => `docs/${b.file}`)
 
   function writeConfig(name: string, compilerOptions: Record<string, unknown>, files: string[]): string {
     const file = `tsconfig.${name}.json`
@@ -243,7 +249,7 @@ describe('TypeScript strict, no skipLibCheck', () => {
     // module in the user's own code needs the flag whatever we ship; `.mts` blocks are ES modules
     // with top-level await, which CommonJS output cannot have).
     const noDefaultImport = blocks
-      .filter((b) => !b.file.endsWith('.mts') && !/^import\s+(?!type\b)[\w$]+\s*(,|from\b)/m.test(b.code))
+      .filter((b) => !b.file.endsWith('.mts') && !usesJestMarbles(b) && !/^import\s+(?!type\b)[\w$]+\s*(,|from\b)/m.test(b.code))
       .map((b) => `docs/${b.file}`)
     const files = ['every-entry.ts', 'marbles.ts', 'browser-entry.ts', ...noDefaultImport]
     // No shipped declaration default-imports another package (names only: `import { State } from …`).
@@ -262,6 +268,14 @@ describe('TypeScript strict, no skipLibCheck', () => {
       sh('node', [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', config]),
       sh('node', [path.join(app, 'node_modules', 'typescript6', 'bin', 'tsc'), '-p', config6])
     ])
+  })
+
+  it('the jest-marbles blocks compile under strict (with skipLibCheck: jest-marbles 3.1 and @types/jest 29 clash without it)', async () => {
+    const files = blocks.filter(usesJestMarbles).map((b) => `docs/${b.file}`)
+    expect(files.length).toBeGreaterThanOrEqual(1)
+    // The block imports the doc block it tests (./no-peers-alert), which compiles with it.
+    const config = writeConfig('jest-marbles', { module: 'commonjs', moduleResolution: 'node10', skipLibCheck: true }, files)
+    await sh('node', [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', config])
   })
 
   it('a file using Corestore’s own API (the consumer’s own declaration) beside ours compiles', async () => {
