@@ -25,14 +25,16 @@ import { HonestPeer, HonestOptions } from './honest'
 import { createCounters, Dialler, HostileCounters, HostilePeer } from './hostile'
 import type { HonestCount, SequenceFigures, VictimConfig } from './protocol'
 import { Death, VictimGone, VictimProcess } from './victim'
+import { RECEIVE_QUEUE_BYTES } from '../../lib/budgets'
 
 const MiB = 1024 * 1024
 
 /**
- * The heap a single hostile peer may make the victim hold, whatever it sends (the fuzzer's
- * budget until lib/budgets.ts states the per-lane receive budget; then the two should agree).
+ * The heap a single hostile peer may make the victim hold, whatever it sends: the receive budget
+ * of each of the victim's two extension lanes (`RECEIVE_QUEUE_BYTES`, lib/budgets.ts, which
+ * bounds the deliveries queued too) plus 8 MiB for one connection's own buffers.
  */
-export const FUZZ_HEAP_BUDGET = 64 * MiB
+export const FUZZ_HEAP_BUDGET = 2 * RECEIVE_QUEUE_BYTES + 8 * MiB
 
 export interface EngineOptions {
   readonly victim?: Partial<VictimConfig>

@@ -6,7 +6,7 @@
  *
  * Options: --minutes N (default 5), --seed S, --shrink-seconds N (per new failure, default 60),
  * --max-batch-mib N (largest BATCH of empty messages, default 4), --budget-mib N (heap budget,
- * default 64), --out FILE, --label TEXT (what was fuzzed, kept in the figures), --verbose (the
+ * default FUZZ_HEAP_BUDGET, 24.5), --out FILE, --label TEXT (what was fuzzed, kept in the figures), --verbose (the
  * victim's stderr too).
  *
  * `--replay FILE` runs one sequence instead (a JSON array as in a report's `smallestJson`, or a
