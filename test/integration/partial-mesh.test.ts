@@ -13,7 +13,8 @@
  * `PARTIAL_MESH_ROUNDS` (default 10, the issue's figure), `PARTIAL_MESH_JOIN` (`alternate`,
  * `once` or `sequential`), `PARTIAL_MESH_ROUND_MS` (the deadline of a round, default 30 s),
  * `PARTIAL_MESH_KEEP_GOING=1` (run every round and fail at the end with all of them, instead of
- * stopping at the first failing one). A failing round shows, per node, its peers, the core's
+ * stopping at the first failing one), `PARTIAL_MESH_NODES` / `PARTIAL_MESH_MAX_PEERS` (other sizes, such
+ * as the issue's 12 nodes with `maxPeers` 3). A failing round shows, per node, its peers, the core's
  * replication sessions (`core.peers`), the peers without one, and how many connections it opened
  * (raw, before admission) in the round's last 10 s.
  */
