@@ -96,3 +96,43 @@ export const REFUSAL_GRACE_MS = DEFAULT_HANDSHAKE_TIMEOUT
  */
 export const RECEIVE_MEMORY_ENTRIES = 4096
 export const RECEIVE_MEMORY_MS = 10 * 60 * 1000
+
+/**
+ * The fewest peers a networker looks for and is given room for, with `maxPeers` peers at most:
+ * `min(maxPeers, max(2, ceil(maxPeers / 3)))` — 2 for `maxPeers` 4, 4 for 12, 22 for the default
+ * 64. Peers tell each other their peer count on the keep-alive channel; a full networker gives
+ * a newcomer with fewer than this a slot by closing the peer that has the most (more than this),
+ * so a topic larger than `maxPeers` stays one connected graph instead of closed groups of
+ * `maxPeers + 1` (libp2p's connection manager has the same low/high water marks).
+ */
+export function minPeersFor(maxPeers: number): number {
+  return Math.min(maxPeers, Math.max(2, Math.ceil(maxPeers / 3)))
+}
+
+/**
+ * Connections that arrived while every `maxPeers` slot was held, waiting to tell their peer
+ * count (on probation): beyond these, a connection is refused as it opens. So at most
+ * `maxPeers + MAX_PROBATION` connections are held at once.
+ */
+export const MAX_PROBATION = 2
+
+/**
+ * How long (ms) a connection on probation has, from its first moment, to answer the keep-alive
+ * channel and tell its peer count; then it is decided without the count (refused while full).
+ */
+export const PROBATION_WAIT_MS = 2000
+
+/** A peer is not closed to make room before it has been connected this long (ms). */
+export const EVICTION_GRACE_MS = 3000
+
+/** A peer closed to make room is refused this long (ms) while we are still full. */
+export const EVICTED_REFUSAL_MS = 30_000
+
+/**
+ * A swarm that knows more peers than `maxPeers` (a partial mesh) dials at most this many
+ * (`ceil(maxPeers / 2)`) and keeps the other slots for peers that dial it; Hyperswarm's
+ * `maxClientConnections` when the caller gave none.
+ */
+export function dialLimitFor(maxPeers: number): number {
+  return Math.max(1, Math.ceil(maxPeers / 2))
+}

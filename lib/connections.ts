@@ -24,11 +24,11 @@ import {
 import { dedupeConnections } from '../operators/dedupeConnections'
 import { peerSet } from '../operators/peerSet'
 import type { ConnectionEvent, DedupeEvent } from '../operators/types'
-import { DEFAULT_MAX_PEERS } from './budgets'
+import { DEFAULT_MAX_PEERS, EVICTED_REFUSAL_MS, EVICTION_GRACE_MS, MAX_PROBATION, PROBATION_WAIT_MS, minPeersFor } from './budgets'
 import { NetworkerError, errors } from './errors'
 import type { ExtensionHub } from './extensions'
 import { IdleWatchdog } from './idle-watchdog'
-import { armKeepAlive, handshakeBudget } from './keepalive'
+import { KeepAliveHandle, armKeepAlive, handshakeBudget } from './keepalive'
 import { toDiscoveryKey, toHex } from './keys'
 import type { NetworkerOptions } from './options'
 import type { Peer, PeerStream } from './peer'
@@ -77,6 +77,19 @@ export class Connections {
   /** Tells the swarm's progress when that run reaches the handshake budget. */
   private busyCap: Subscription | null = null
   private refusedFull = 0
+  /** The fewest peers a networker keeps looking for and is given room for (`minPeersFor`). */
+  private readonly minPeers: number
+  /** Keys of connections that arrived while every slot was held: waiting to tell their peer count. */
+  private readonly probation = new Set<string>()
+  /** Keys evicted to make room, refused until the time given (ms, `Date.now()`) while we are full. */
+  private readonly evicted = new Map<string, number>()
+  /** When each peer (by key) was added. */
+  private readonly addedAt = new Map<string, number>()
+  /** The keep-alive channel of every open connection: to tell our peer count. */
+  private readonly tellers = new Map<NoiseSecretStream, KeepAliveHandle>()
+  /** How many peers each connection's remote told us it has. */
+  private readonly told = new Map<NoiseSecretStream, number>()
+  private evictions = 0
   /** The handshake budget of every new connection and, when `timeout` is set, the silence of every connection. */
   private readonly watchdog: IdleWatchdog
   private source: SwarmSource | null = null
@@ -95,6 +108,7 @@ export class Connections {
     this.subscriptions.add(this.peerEventsSubject.pipe(peerSet({ emitInitial: false })).subscribe(this.peersSubject))
     const timeout = opts.timeout ?? 0
     this.maxPeers = opts.maxPeers ?? DEFAULT_MAX_PEERS
+    this.minPeers = minPeersFor(this.maxPeers)
     this.handshakeTimeout = handshakeBudget(opts)
     this.scheduler = opts.scheduler ?? asyncScheduler
     const shortest = timeout > 0 ? Math.min(timeout, this.handshakeTimeout) : this.handshakeTimeout
@@ -135,6 +149,21 @@ export class Connections {
   /** Connections destroyed as they opened because peers and pending connections held every `maxPeers` slot. */
   get refusedOverMaxPeers(): number {
     return this.refusedFull
+  }
+
+  /** Peers closed to make room for a newcomer that had fewer than the minimum (see `whenAnswered`). */
+  get evictedPeers(): number {
+    return this.evictions
+  }
+
+  /** Whether peers and pending connections hold every `maxPeers` slot: no topic needs more. */
+  get saturated(): boolean {
+    return !this.hasRoomFor(null)
+  }
+
+  /** The fewest peers this networker looks for while it has fewer (see `minPeersFor`). */
+  get minimumPeers(): number {
+    return this.minPeers
   }
 
   /** The `allowlist`, the caller's `firewall`, and closing as one Hyperswarm firewall. */
@@ -217,7 +246,10 @@ export class Connections {
     return new Observable((subscriber) => {
       const conn = event.connection
       const key = toHex(conn.remotePublicKey)
-      if (!this.hasRoomFor(key)) {
+      // Every slot held: the connection may still come in on probation, if it tells us it has
+      // fewer peers than the minimum and one of ours has more (see `decide`).
+      const onProbation = !this.hasRoomFor(key)
+      if (onProbation && (this.probation.size >= MAX_PROBATION || this.probation.has(key) || this.isEvicted(key))) {
         // Hyperswarm 4.17 checks maxPeers only when it dials: inbound connections are ours to
         // refuse, and a connection still pending takes a slot as a peer does.
         this.refusedFull++
@@ -226,23 +258,43 @@ export class Connections {
         return
       }
       let waiting = true
+      let alive = false
+      let probationTimer: ReturnType<typeof setTimeout> | null = null
       const dialling = this.isDialling(conn)
       const settle = (): void => {
         if (!waiting) return
         waiting = false
         conn.removeListener('close', onclose)
-        this.release(key)
+        if (probationTimer !== null) clearTimeout(probationTimer)
+        if (onProbation) this.probation.delete(key)
+        else this.release(key)
         if (dialling && --this.answering === 0) this.endRun()
         this.source?.update()
       }
       const onclose = (): void => {
         settle()
+        this.tellers.delete(conn)
+        this.told.delete(conn)
         subscriber.complete()
       }
-      this.hold(key)
+      const pass = (): void => {
+        // Passed on before it stops counting as dialling: no topic is flushed in between.
+        if (!this.refusing) subscriber.next(event)
+        settle()
+        subscriber.complete()
+      }
+      /** A connection on probation answered and told its peer count (or did not in time). */
+      const decide = (): void => {
+        if (!waiting || !alive) return
+        if (this.hasRoomFor(key) || this.makeRoomFor(key, this.told.get(conn))) return pass()
+        this.refusedFull++
+        conn.destroy()
+      }
+      if (onProbation) this.probation.add(key)
+      else this.hold(key)
       if (dialling && this.answering++ === 0) this.startRun()
       conn.once('close', onclose)
-      armKeepAlive(conn, {
+      const handle = armKeepAlive(conn, {
         timeout: this.opts.timeout ?? 0,
         handshakeTimeout: this.handshakeTimeout,
         watchdog: this.watchdog,
@@ -250,17 +302,88 @@ export class Connections {
         onunanswered: () => {
           this.unanswered++
         },
+        peers: () => this.byKey.size,
+        onpeers: (count) => {
+          this.told.set(conn, count)
+          if (onProbation) decide()
+        },
         onalive: () => {
           if (!waiting) return
-          // Passed on before it stops counting as dialling: no topic is flushed in between.
-          if (!this.refusing) subscriber.next(event)
-          settle()
-          subscriber.complete()
+          alive = true
+          if (!onProbation) return pass()
+          // Its count follows the channel's open at once; one that never tells (an older
+          // version, a plain Hyperswarm peer) is decided without it when its time is up.
+          if (this.told.has(conn)) decide()
         }
       })
+      if (onProbation) {
+        // On probation a connection has `PROBATION_WAIT_MS` from its first moment to answer and
+        // tell its count, not the whole handshake budget: mute ones hold these slots briefly.
+        probationTimer = setTimeout(() => {
+          probationTimer = null
+          if (alive) return decide()
+          this.refusedFull++
+          conn.destroy()
+        }, PROBATION_WAIT_MS)
+        probationTimer.unref()
+      }
+      this.tellers.set(conn, handle)
       if (conn.destroyed) onclose()
       return settle
     })
+  }
+
+  /**
+   * Every slot is held and a newcomer that has `told` peers asks in. One with fewer than the
+   * minimum is given room: the peer that told the most peers (more than the minimum, so it keeps
+   * at least the minimum; connected for `EVICTION_GRACE_MS` at least; ties broken at random) is
+   * closed, and refused for `EVICTED_REFUSAL_MS` while we are full, so it does not take its slot
+   * back. Returns whether room was made.
+   */
+  private makeRoomFor(key: string, told: number | undefined): boolean {
+    if (told === undefined || told >= this.minPeers) return false
+    const now = Date.now()
+    let victim: PeerRecord | null = null
+    let most = this.minPeers
+    let ties = 0
+    for (const [hex, peer] of this.byKey) {
+      const count = this.told.get(peer.stream as unknown as NoiseSecretStream)
+      if (count === undefined || count <= this.minPeers) continue
+      if (now - (this.addedAt.get(hex) ?? now) < EVICTION_GRACE_MS) continue
+      if (count > most) {
+        most = count
+        victim = peer
+        ties = 1
+      } else if (count === most && victim !== null && Math.random() * ++ties < 1) victim = peer
+    }
+    if (victim === null) return false
+    // Removed at once (not after the dedupe grace): the newcomer takes its slot now, and the
+    // victim's redial within the grace is no swap (it is refused while we are full).
+    const hex = toHex(victim.remotePublicKey)
+    this.evictions++
+    this.evicted.set(hex, now + EVICTED_REFUSAL_MS)
+    this.byKey.delete(hex)
+    this.addedAt.delete(hex)
+    this.hub.detach(victim)
+    this.peerEventsSubject.next({ type: 'remove', peer: victim })
+    ;(victim.stream as unknown as NoiseSecretStream).destroy()
+    this.tellPeers()
+    return true
+  }
+
+  /** Whether `key` was evicted lately and we are still full (its connection is refused). */
+  private isEvicted(key: string): boolean {
+    const until = this.evicted.get(key)
+    if (until === undefined) return false
+    if (Date.now() < until) return true
+    this.evicted.delete(key)
+    return false
+  }
+
+  /** Tells every connection's remote our peer count (it changed). */
+  private tellPeers(): void {
+    const count = this.byKey.size
+    for (const handle of this.tellers.values()) handle.tellPeers(count)
   }
 
   /** Holds a new connection until `onauthenticate` accepts it; refused ones are closed. */
@@ -314,8 +437,8 @@ export class Connections {
    * pending (a replacement, a duplicate Hyperswarm is resolving), or the peers and the distinct
    * other keys pending admission hold fewer than `maxPeers` slots.
    */
-  private hasRoomFor(key: string): boolean {
-    if (this.byKey.has(key) || this.admittingKeys.has(key)) return true
+  private hasRoomFor(key: string | null): boolean {
+    if (key !== null && !this.isEvicted(key) && (this.byKey.has(key) || this.admittingKeys.has(key))) return true
     let held = this.byKey.size
     for (const pending of this.admittingKeys.keys()) if (!this.byKey.has(pending)) held++
     return held < this.maxPeers
@@ -364,14 +487,21 @@ export class Connections {
         }
         const peer = new PeerRecord(Buffer.from(event.connection.remotePublicKey), event.connection)
         this.byKey.set(event.key, peer)
+        this.addedAt.set(event.key, Date.now())
         this.hub.attach(peer)
         this.replicate(event.connection, event.key)
         this.peerEventsSubject.next({ type: 'add', peer })
+        this.tellPeers()
         return
       }
       case 'swap': {
         const peer = this.byKey.get(event.key)
-        if (peer === undefined) return
+        if (peer === undefined) {
+          // The key's first connection was refused: its replacement is no peer either. Left open,
+          // the remote may replicate on it while we never do, and Hyperswarm counts it.
+          event.connection.destroy()
+          return
+        }
         peer.swapTo(event.connection)
         this.hub.swap(peer)
         this.replicate(event.connection, event.key)
@@ -382,8 +512,10 @@ export class Connections {
         const peer = this.byKey.get(event.key)
         if (peer === undefined) return
         this.byKey.delete(event.key)
+        this.addedAt.delete(event.key)
         this.hub.detach(peer)
         this.peerEventsSubject.next({ type: 'remove', peer })
+        this.tellPeers()
         return
       }
       case 'drop':

@@ -58,7 +58,24 @@ export interface KeepAliveOptions {
    * connection that closes first.
    */
   readonly onalive: () => void
+  /**
+   * How many peers this networker has now: told to the remote when the channel opens (and
+   * later through the returned handle's `tellPeers`), so a full remote can make room for a
+   * newcomer that has few (see `Connections`).
+   */
+  readonly peers?: () => number
+  /** The remote told how many peers it has (a safe integer at most `MAX_TOLD_PEERS`). */
+  readonly onpeers?: (count: number) => void
 }
+
+/** What the caller can do with a connection's keep-alive channel once armed. */
+export interface KeepAliveHandle {
+  /** Tells the remote this networker's peer count now (when the channel is open). */
+  tellPeers(count: number): void
+}
+
+/** The largest peer count a remote may tell: more is out of range and ignored. */
+export const MAX_TOLD_PEERS = 65535
 
 /**
  * Connection policy for every connection as it opens, before authentication and dedup: opens
@@ -73,8 +90,14 @@ export interface KeepAliveOptions {
  * peer that keeps its transport alive but never reads) is destroyed when the budget runs out,
  * never having been a peer.
  */
-export function armKeepAlive(stream: NoiseSecretStream, opts: KeepAliveOptions): void {
-  if (stream.destroyed) return
+export function armKeepAlive(stream: NoiseSecretStream, opts: KeepAliveOptions): KeepAliveHandle {
+  const handle: { tellPeers(count: number): void; send: ((count: number) => void) | null } = {
+    send: null,
+    tellPeers(count) {
+      this.send?.(count)
+    }
+  }
+  if (stream.destroyed) return handle
   const mux = Protomux.from(stream)
   const { watchdog } = opts
   if (watchdog !== null) {
@@ -91,11 +114,21 @@ export function armKeepAlive(stream: NoiseSecretStream, opts: KeepAliveOptions):
     opts.onalive()
   }
   // Always paired, even without our own timeout: the remote may ask us for keep-alives.
-  mux.pair({ protocol: KEEPALIVE_PROTOCOL }, () => openKeepAlive(stream, mux, opts, answered))
-  openKeepAlive(stream, mux, opts, answered)
+  const onsend = (send: ((count: number) => void) | null): void => {
+    handle.send = send
+  }
+  mux.pair({ protocol: KEEPALIVE_PROTOCOL }, () => openKeepAlive(stream, mux, opts, answered, onsend))
+  openKeepAlive(stream, mux, opts, answered, onsend)
+  return handle
 }
 
-function openKeepAlive(stream: NoiseSecretStream, mux: Protomux, opts: KeepAliveOptions, answered: () => void): void {
+function openKeepAlive(
+  stream: NoiseSecretStream,
+  mux: Protomux,
+  opts: KeepAliveOptions,
+  answered: () => void,
+  onsend: (send: ((count: number) => void) | null) => void
+): void {
   const { timeout, watchdog, onerror } = opts
   let opened = false
   let stopTelling: (() => void) | null = null
@@ -119,10 +152,27 @@ function openKeepAlive(stream: NoiseSecretStream, mux: Protomux, opts: KeepAlive
           if (ms === null) return
           watchdog?.remoteStalled(stream, Math.min(ms, MAX_REMOTE_STALL_FACTOR * timeout))
         }
+      },
+      {
+        // How many peers the remote has (older versions never send it; Protomux ignores a
+        // message type a channel lacks, so they do not mind receiving it either).
+        encoding: c.raw,
+        onmessage: (bytes: Uint8Array) => {
+          const count = decodeMs(bytes)
+          if (count === null || count > MAX_TOLD_PEERS) return
+          opts.onpeers?.(count)
+        }
       }
     ],
     onopen: () => {
       opened = true
+      if (opts.peers !== undefined && !stream.destroyed) {
+        const tell = (count: number): void => {
+          if (!ch.closed) ch.messages[2].send(c.encode(c.uint, count))
+        }
+        onsend(tell)
+        tell(opts.peers())
+      }
       if (timeout > 0 && !stream.destroyed) {
         ch.messages[0].send(c.encode(c.uint, Math.max(MIN_KEEPALIVE, Math.floor(timeout / KEEPALIVE_DIVISOR))))
         // From now on silence is measured against the timeout itself, and the remote's transport
@@ -140,6 +190,7 @@ function openKeepAlive(stream: NoiseSecretStream, mux: Protomux, opts: KeepAlive
       // Closed with its connection, or by the remote: nothing more to tell on it.
       stopTelling?.()
       stopTelling = null
+      if (opened) onsend(null)
       if (opened || !isRemote || stream.destroyed) return
       // Rejected: a plain Hyperswarm peer that runs Protomux. It answered, so data flows; it keeps
       // alive at its own pace, so ours must not cut it. (A pair callback re-arms if the remote

@@ -100,7 +100,8 @@ export class ReactiveNetworker implements NetworkerStreams {
       onerror: (err) => this.report(err),
       settle: (key) => replicationSettled(this.store, key, () => this.connections.peersFoundFor(key), replicationWait, scheduler),
       relookupBackoff: this.opts.relookupBackoff,
-      scheduler: this.opts.scheduler
+      scheduler: this.opts.scheduler,
+      degree: () => ({ saturated: this.connections.saturated, minimum: this.connections.minimumPeers })
     })
     this.peers$ = lastingState(this.connections.peersState)
     this.peerEvents$ = this.connections.peerEvents$

@@ -48,6 +48,16 @@ const MAX_RUNNING = 16
 /** What relookups need of the swarm. */
 export type RelookupPort = Pick<SwarmSource, 'update' | 'connectedFor' | 'foundFor'>
 
+/** How full the networker is: a topic needs no more peers once every slot is held. */
+export interface Degree {
+  /** Every `maxPeers` slot is held (peers and pending connections). */
+  readonly saturated: boolean
+  /** The fewest peers the networker looks for while it has fewer (repairs run fast below it). */
+  readonly minimum: number
+}
+
+const UNBOUNDED: Degree = { saturated: false, minimum: Infinity }
+
 /** A join's Hyperswarm options. */
 export interface Join {
   readonly server: boolean
@@ -86,7 +96,8 @@ export class Relookups {
 
   constructor(
     scheduler: SchedulerLike,
-    private readonly backoff: readonly number[] = DEFAULT_RELOOKUP_BACKOFF
+    private readonly backoff: readonly number[] = DEFAULT_RELOOKUP_BACKOFF,
+    private readonly degree: () => Degree = () => UNBOUNDED
   ) {
     this.timers = new TimerQueue(scheduler)
   }
@@ -132,6 +143,11 @@ export class Relookups {
    * jittered backoff capped at `REPAIR_MAX_MS`. A lookup makes Hyperswarm dial every found peer
    * it is not connected to afresh. Banned peers (failed authentication, the firewall) do not
    * count as found.
+   *
+   * With a bounded degree (a topic larger than `maxPeers`): a topic is satisfied once every slot
+   * is held, so a saturated networker neither repairs nor looks again for missing peers; and once
+   * it has the minimum of peers (`Degree.minimum`) its repairs go on the ordinary backoff (up to
+   * a minute apart), not the fast one: a node that has enough peers does not hammer full ones.
    */
   private schedule(record: RelookupRecord, options: Join, source: RelookupPort): void {
     const backoff = this.backoff
@@ -139,7 +155,8 @@ export class Relookups {
     const eager = (): boolean =>
       record.relookups < EAGER_RELOOKUPS || record.quiet < (record.found >= DHT_RECORDS_PER_LOOKUP ? SAMPLED_QUIET_LOOKUPS : 1)
     const connected = source.connectedFor(record.key)
-    const missing = connected > 0 && connected < record.found
+    const { saturated, minimum } = this.degree()
+    const missing = connected > 0 && connected < record.found && !saturated
     if (!missing) record.repairs = 0
     // With every found peer connected, only watch (at the first backoff) for that to change.
     const watching = !eager() && connected > 0 && !missing
@@ -152,7 +169,9 @@ export class Relookups {
       : watching
         ? backoff[0]
         : missing && !eager()
-          ? repairDelay(record.repairs, backoff)
+          ? connected < minimum
+            ? repairDelay(record.repairs, backoff)
+            : backoff[Math.min(record.repairs, backoff.length - 1)]
           : backoff[Math.min(record.relookups, backoff.length - 1)]
     record.relookup = this.timers.schedule(delay, () => {
       record.relookup = null
@@ -161,7 +180,7 @@ export class Relookups {
       // us missed each other even when both found someone else. The look-again-after-announcing
       // is skipped once a peer came in the meantime (it dialled us: nobody was missed).
       const now = source.connectedFor(record.key)
-      if (meetSimultaneous ? now > 0 : !eager() && now > 0 && now >= record.found) {
+      if (meetSimultaneous ? now > 0 : !eager() && now > 0 && (now >= record.found || this.degree().saturated)) {
         this.schedule(record, options, source)
         return
       }

@@ -5,6 +5,7 @@ import b4a from 'b4a'
 import { BehaviorSubject, Observable, Subject } from 'rxjs'
 import type { ConnectionEvent, SwarmProgress } from '../operators/types'
 import type { DhtNodeLike, KeyPairLike } from './stack-types'
+import { DEFAULT_MAX_PEERS, dialLimitFor } from './budgets'
 
 const ERR_DUPLICATE = 'Duplicate connection'
 
@@ -118,7 +119,20 @@ export function createSwarmSource(opts: SwarmSourceOptions): SwarmSource {
     conn.once('close', () => connections.next({ type: 'close', connection: conn }))
     connections.next({ type: 'open', connection: conn })
   }
+  // A swarm that knows more peers than it has slots is a partial mesh: from then on it dials at
+  // most half its slots and keeps the rest for peers that dial it, so newcomers always find
+  // room somewhere and the topic stays one graph (filling every slot by dialling closed the
+  // first `maxPeers + 1` nodes into a group no later node could join). Not with an explicit
+  // `maxClientConnections`, and never for a swarm that fits (a full mesh keeps dialling all).
+  const slots = opts.maxPeers ?? DEFAULT_MAX_PEERS
+  let partial = false
+  const adaptDialLimit = (): void => {
+    if (partial || opts.maxClientConnections !== undefined || swarm.peers.size <= slots) return
+    partial = true
+    internals.maxClientConnections = dialLimitFor(slots)
+  }
   const update = (): void => {
+    adaptDialLimit()
     if (progress.closed) return
     const next = read()
     const last = progress.getValue()

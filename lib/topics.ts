@@ -6,7 +6,7 @@ import { NetworkerError, errors } from './errors'
 import type { TopicKey } from './keys'
 import type { RememberStep } from './remembered'
 import type { DiscoverySession, SwarmSource } from './swarm-source'
-import { Join, RelookupRecord, Relookups } from './relookups'
+import { Degree, Join, RelookupRecord, Relookups } from './relookups'
 
 /** Until the swarm's first snapshot arrives, nothing counts as flushed. */
 const UNKNOWN_PROGRESS: SwarmProgress = { connecting: 1, queued: 0, saturated: false }
@@ -45,6 +45,8 @@ export interface TopicsOptions {
   settle?: (key: Buffer) => Observable<never>
   relookupBackoff?: readonly number[]
   scheduler?: SchedulerLike
+  /** How full the networker is (see `Relookups`); unbounded when not given. */
+  degree?: () => Degree
 }
 
 /**
@@ -84,7 +86,7 @@ export class Topics {
   )
 
   constructor(private readonly opts: TopicsOptions) {
-    this.relookups = new Relookups(opts.scheduler ?? asyncScheduler, opts.relookupBackoff)
+    this.relookups = new Relookups(opts.scheduler ?? asyncScheduler, opts.relookupBackoff, opts.degree)
     this.closedPromise = new Promise<never>((_resolve, reject) => {
       this.rejectClosed = reject
     })

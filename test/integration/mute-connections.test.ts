@@ -2,7 +2,7 @@ import b4a from 'b4a'
 import HyperDHT from 'hyperdht'
 import Hyperswarm from 'hyperswarm'
 import type NoiseSecretStream from '@hyperswarm/secret-stream'
-import { DEFAULT_HANDSHAKE_TIMEOUT } from '../../lib/budgets'
+import { DEFAULT_HANDSHAKE_TIMEOUT, MAX_PROBATION } from '../../lib/budgets'
 import type { NetworkerError } from '../../lib/errors'
 import { ReactiveNetworker } from '../../lib/reactive-networker'
 import { createHarness, Harness, noiseOf, randomTopic, sleep, until, waitFor, waitForPeers } from '../kit'
@@ -199,8 +199,10 @@ test('connections pending admission count against maxPeers; a replacement from a
     () => `more mute connections than slots (${mutePending()} pending, ${raw.opened.size} opened)`
   )
   console.log(JSON.stringify({ scenario: 'maxPeers-mute', maxPeers, mute: mute.swarms.length, mutePending: mutePending(), maxHeld }))
-  expect(mutePending()).toBeLessThanOrEqual(maxPeers - 1)
-  expect(held()).toBeLessThanOrEqual(maxPeers)
+  // Beside the slots, at most MAX_PROBATION connections wait to tell their peer count (a full
+  // networker's room for newcomers with few peers), each for PROBATION_WAIT_MS at most.
+  expect(mutePending()).toBeLessThanOrEqual(maxPeers - 1 + MAX_PROBATION)
+  expect(held()).toBeLessThanOrEqual(maxPeers + MAX_PROBATION)
 
   // c's connection is cut while every slot is held: its replacement is a swap, not refused.
   noiseOf(atC).destroy()
@@ -208,7 +210,7 @@ test('connections pending admission count against maxPeers; a replacement from a
   const cEvents = events.filter((e) => e.key === cKey)
   expect(cEvents.map((e) => e.type)).toEqual(['add', 'swap'])
   // Admitted while the mute connections held every other slot.
-  expect(cEvents[1].mutePending).toBe(maxPeers - 1)
+  expect(cEvents[1].mutePending).toBeGreaterThanOrEqual(maxPeers - 1)
 
   // The mute ones are dropped by the handshake budget; once they stop coming back, an honest
   // peer gets in.
@@ -218,7 +220,7 @@ test('connections pending admission count against maxPeers; a replacement from a
   await d.configure(topic, { announce: false, lookup: true })
   await until(() => a.peers.some((p) => b4a.equals(p.remotePublicKey, d.publicKey as Buffer)), 30_000, 'the honest peer d to get in')
   expect([...new Set(events.map((e) => e.key))].filter((k) => mute.keys.has(k))).toEqual([])
-  expect(maxHeld).toBeLessThanOrEqual(maxPeers)
+  expect(maxHeld).toBeLessThanOrEqual(maxPeers + MAX_PROBATION)
   expect((a as unknown as { connections: { pending: number } }).connections.pending).toBe(0)
 })
 
