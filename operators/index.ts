@@ -6,6 +6,8 @@ export { detectFlush } from './detectFlush'
 export { topicState, sameState } from './topicState'
 export { topicEvents } from './topicEvents'
 export type { TopicEvent } from './topicEvents'
+export { rates } from './rates'
+export type { CounterSample, CounterRates } from './rates'
 export type {
   ConnectionLike,
   ConnectionEvent,

@@ -121,7 +121,7 @@ const withLogs = [...all, ...docExamples()].filter((e) => claimedLogs(e.code) !=
 
 it('finds the JSDoc examples (every operator and the testing kit has one)', () => {
   const files = new Set(all.map((e) => e.from.split(':')[0]))
-  for (const f of ['dedupeConnections', 'peerSet', 'detectFlush', 'topicState']) expect(files).toContain(`operators/${f}.ts`)
+  for (const f of ['dedupeConnections', 'peerSet', 'detectFlush', 'topicState', 'rates']) expect(files).toContain(`operators/${f}.ts`)
   expect(files).toContain('lib/testing.ts')
 })
 
@@ -168,7 +168,7 @@ it('every JSDoc example type-checks under strict', () => {
 
 it('finds the examples that claim what they log (every operator has one)', () => {
   const files = new Set(withLogs.map((e) => e.from.split(':')[0]))
-  for (const f of ['dedupeConnections', 'peerSet', 'detectFlush', 'topicState', 'topicEvents']) expect(files).toContain(`operators/${f}.ts`)
+  for (const f of ['dedupeConnections', 'peerSet', 'detectFlush', 'topicState', 'topicEvents', 'rates']) expect(files).toContain(`operators/${f}.ts`)
 })
 
 it('reads a Logs block line by line, an empty comment line as an empty line', () => {
