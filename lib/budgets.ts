@@ -98,6 +98,15 @@ export const RECEIVE_MEMORY_ENTRIES = 4096
 export const RECEIVE_MEMORY_MS = 10 * 60 * 1000
 
 /**
+ * `progress$(core)`: a peer that opened a core's replication counts as unknown (not synced) until
+ * its first sync message tells its length. Hypercore emits no event for that message, so while a
+ * peer has not sent it, progress$ looks again every `PROGRESS_SYNC_CHECK_MS`, for at most this
+ * long (ms) after the peer was added: a remote that opens replication and never syncs costs a few
+ * looks, then nothing (it stays unknown, so the core is not reported synced).
+ */
+export const PROGRESS_SYNC_WAIT_MS = DEFAULT_HANDSHAKE_TIMEOUT
+
+/**
  * The fewest peers a networker looks for and is given room for, with `maxPeers` peers at most:
  * `min(maxPeers, max(2, ceil(maxPeers / 3)))` — 2 for `maxPeers` 4, 4 for 12, 22 for the default
  * 64. Peers tell each other their peer count on the keep-alive channel; a full networker gives

@@ -2,7 +2,20 @@ export { ReactiveNetworker, KEY_PAIR_NAME, DEFAULT_REPLICATION_WAIT } from './re
 export type { NetworkerOptions, ConfigureOptions, TopicStatus, NetworkerState } from './reactive-networker'
 export type { NetworkerPeerEvent, NetworkerStreams } from './streams'
 export type { Peer, PeerStream } from './peer'
-export type { CorestoreLike, DhtNodeLike, KeyPairLike, SwarmLike } from './stack-types'
+export type { CorestoreLike, DhtNodeLike, HypercoreLike, KeyPairLike, SwarmLike } from './stack-types'
+export { DEFAULT_METRICS_INTERVAL, MIN_METRICS_INTERVAL, PROGRESS_THROTTLE_MS } from './metrics'
+export type {
+  CoreMetrics,
+  CoreProgress,
+  DhtMetrics,
+  ExtensionTraffic,
+  MetricsOptions,
+  NetworkerMetrics,
+  PeerMetrics,
+  ReplicationTraffic,
+  SwarmMetrics,
+  TransportMetrics
+} from './metrics'
 export { NetworkerError, ErrorCodes } from './errors'
 export type { ErrorCode } from './errors'
 export type { Extension, ExtensionMessage, ExtensionStats } from './extension-types'

@@ -8,13 +8,15 @@ import { Encoding, resolveEncoding } from './encodings'
 import { NetworkerError, errors } from './errors'
 import { ExtensionHub, Extension, ExtensionMessage, DEFAULT_MAX_MESSAGE_SIZE } from './extensions'
 import { KeyPairLoader } from './key-pair'
+import { Metrics } from './metrics'
+import type { CoreProgress, MetricsOptions, NetworkerMetrics } from './metrics'
 import { TopicKey, toTopicKey } from './keys'
 import { validateConfigure, validateOptions } from './options'
 import type { ConfigureOptions, ConfigureRequest, NetworkerOptions, NetworkerState, TopicStatus } from './options'
 import type { Peer, PeerStream } from './peer'
 import { Remembered } from './remembered'
 import { Session } from './session'
-import type { CorestoreLike, KeyPairLike, SwarmLike } from './stack-types'
+import type { CorestoreLike, HypercoreLike, KeyPairLike, SwarmLike } from './stack-types'
 import { lastingState } from './state-stream'
 import type { NetworkerPeerEvent, NetworkerStreams } from './streams'
 import { Topics } from './topics'
@@ -48,6 +50,8 @@ export class ReactiveNetworker implements NetworkerStreams {
   private readonly connections: Connections
   /** The one owner of topic state (`topics$`, `topic$`, `joined`, `flushed`). */
   private readonly topicRegistry: Topics
+  /** Samples what the other parts expose (`metrics$`, `metrics()`, `progress$`). */
+  private readonly meter: Metrics
   /** The session `listen()` opened (null before), and the memoized steps of the lifecycle. */
   private session: Session | null = null
   private opening: Promise<Session> | null = null
@@ -107,6 +111,19 @@ export class ReactiveNetworker implements NetworkerStreams {
     this.peerEvents$ = this.connections.peerEvents$
     this.connections$ = this.connections.connections$
     this.topics$ = this.topicRegistry.topics$
+    this.meter = new Metrics({
+      store: this.store,
+      scheduler,
+      peerEvents$: this.connections.peerEvents$,
+      extensions: this.hub,
+      connections: this.connections,
+      swarm: () => this.session?.source.counters() ?? null,
+      joinedTopics: () => {
+        const joined = new Set<string>()
+        for (const [key, state] of this.topicRegistry.snapshot()) if (state.joined) joined.add(key)
+        return joined
+      }
+    })
   }
 
   /** The Noise public key of this networker, once it has listened or configured (else null). */
@@ -238,6 +255,40 @@ export class ReactiveNetworker implements NetworkerStreams {
     return this.hub.register(name, resolveEncoding<T>(opts.encoding))
   }
 
+  /**
+   * Hot, shared per interval: samples of the peers (traffic, rates, round-trip time, extension and
+   * replication traffic), the cores being replicated (lengths, progress, traffic, ETA), the swarm
+   * and the DHT, every `interval` ms (default 1000, at least 100; else `ERR_INVALID_OPTION`).
+   * Subscribers of one interval share one sampler, and one that joins gets the latest sample at
+   * once. While nobody subscribes it costs no timer and no listener. Each value is frozen and
+   * JSON-friendly. Completes on close (at once after it); never errors.
+   */
+  metrics$(opts?: MetricsOptions): Observable<NetworkerMetrics> {
+    return this.meter.metrics$(opts)
+  }
+
+  /**
+   * One sample now, the same shape as `metrics$`'s: while a `metrics$` sample is being emitted (in
+   * a subscriber's callback) or in the millisecond it was taken, that sample itself; else a new
+   * one, its rates measured from the latest sample any stream or call took. Block counts need a
+   * `metrics$` subscriber (see the README).
+   */
+  metrics(): NetworkerMetrics {
+    return this.meter.snapshot()
+  }
+
+  /**
+   * Hot, event-driven: one core's replication progress (`length`, `contiguousLength`,
+   * `remoteLength`, `peers`, `progress`, `synced`), the current value on subscribe, then after
+   * Hypercore's download/upload/append/peer events, throttled (at most one per 100 ms, the last
+   * state always emitted), only changes. `synced` is true exactly when the core holds everything
+   * its connected peers have. Completes when the core closes, or the networker does. A value that
+   * is not a Hypercore session: `ERR_INVALID_OPTION`.
+   */
+  progress$(core: HypercoreLike): Observable<CoreProgress> {
+    return this.meter.progress$(core)
+  }
+
   /** Hot, no replay: the messages of an extension with the peer each came from. */
   messages$<T>(extension: Extension<T>): Observable<ExtensionMessage<T>> {
     const messages = (extension as Partial<Extension<T>> | null)?.messages$
@@ -273,6 +324,7 @@ export class ReactiveNetworker implements NetworkerStreams {
     await this.remembered.close()
     this.finding.unsubscribe()
     this.connections.close()
+    this.meter.close()
     this.errorsSubject.complete()
     this.stateSubject.next('closed')
     this.stateSubject.complete()

@@ -47,3 +47,16 @@ export interface SwarmLike {
   /** Resolves once every peer discovered so far has connected or failed. */
   flush(): Promise<unknown>
 }
+
+/**
+ * A Hypercore 11 session (`store.get(...)`), as `progress$` reads it: its lengths, its
+ * replication peers (Hypercore's own peer objects, read structurally) and its events.
+ */
+export interface HypercoreLike {
+  readonly length: number
+  readonly contiguousLength: number
+  readonly peers: ReadonlyArray<object>
+  readonly closed: boolean
+  on(event: string, listener: (...args: unknown[]) => void): unknown
+  removeListener(event: string, listener: (...args: unknown[]) => void): unknown
+}

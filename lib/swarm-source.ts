@@ -17,6 +17,43 @@ interface SwarmInternals {
   maxClientConnections?: number
 }
 
+/** Hyperswarm and HyperDHT counters read (never written) for metrics; all optional. */
+interface StatsInternals {
+  stats?: {
+    connects?: {
+      client?: { attempted?: number; opened?: number; closed?: number }
+      server?: { opened?: number; closed?: number }
+    }
+  }
+  dht?: {
+    firewalled?: boolean
+    nodes?: { length?: number }
+    stats?: {
+      queries?: { active?: number; total?: number }
+      punches?: { consistent?: number; random?: number; open?: number }
+    }
+  }
+}
+
+/** What the swarm and its DHT node count, read at one instant (for metrics). */
+export interface SwarmCounters {
+  /** Open connections, duplicates not resolved yet included. */
+  readonly connections: number
+  /** Connections being opened, pending admission included; peers waiting for a dial slot. */
+  readonly connecting: number
+  readonly queued: number
+  /** Connections dialled, opened (dialled and accepted) and closed, since the swarm was created. */
+  readonly attempted: number
+  readonly opened: number
+  readonly closed: number
+  readonly dht: {
+    readonly firewalled: boolean
+    readonly nodes: number
+    readonly queries: { readonly active: number; readonly total: number }
+    readonly punches: { readonly consistent: number; readonly random: number; readonly open: number }
+  } | null
+}
+
 /** Hyperswarm options the networker passes through. */
 export interface SwarmSourceOptions {
   readonly keyPair: KeyPairLike
@@ -64,6 +101,8 @@ export interface SwarmSource {
    * queues found peers without an `'update'`).
    */
   update(): void
+  /** Hyperswarm's and its DHT node's counters now (read-only). */
+  counters(): SwarmCounters
   /** The topics Hyperswarm knows a remote key by (from its lookups). */
   topicsOf(remotePublicKey: Uint8Array): readonly Buffer[]
   /** How many peers Hyperswarm knows through a topic (connected or not), banned ones excepted. */
@@ -140,6 +179,33 @@ export function createSwarmSource(opts: SwarmSourceOptions): SwarmSource {
       progress.next(next)
     }
   }
+  const counters = (): SwarmCounters => {
+    const { stats, dht } = swarm as unknown as StatsInternals
+    const client = stats?.connects?.client
+    const server = stats?.connects?.server
+    const { connecting, queued } = read()
+    return {
+      connections: swarm.connections.size,
+      connecting,
+      queued,
+      attempted: client?.attempted ?? 0,
+      opened: (client?.opened ?? 0) + (server?.opened ?? 0),
+      closed: (client?.closed ?? 0) + (server?.closed ?? 0),
+      dht:
+        dht === undefined
+          ? null
+          : {
+              firewalled: dht.firewalled === true,
+              nodes: dht.nodes?.length ?? 0,
+              queries: { active: dht.stats?.queries?.active ?? 0, total: dht.stats?.queries?.total ?? 0 },
+              punches: {
+                consistent: dht.stats?.punches?.consistent ?? 0,
+                random: dht.stats?.punches?.random ?? 0,
+                open: dht.stats?.punches?.open ?? 0
+              }
+            }
+    }
+  }
   const topicsOf = (remotePublicKey: Uint8Array): readonly Buffer[] =>
     swarm.peers.get(b4a.toString(remotePublicKey, 'hex'))?.topics ?? []
 
@@ -175,6 +241,7 @@ export function createSwarmSource(opts: SwarmSourceOptions): SwarmSource {
     join: (topic, options) => swarm.join(topic, options),
     leave: (topic) => swarm.leave(topic),
     update,
+    counters,
     topicsOf,
     foundFor: (topic) => {
       let count = 0

@@ -28,6 +28,19 @@ export interface ExtensionHubOptions {
   window?: WindowLimits
 }
 
+/** One extension's traffic with one peer (see `ExtensionHub.trafficWith`). */
+export interface PeerExtensionTraffic {
+  readonly name: string
+  readonly sent: number
+  readonly resent: number
+  readonly received: number
+  readonly dropped: number
+  /** Accepted, waiting beyond the window. */
+  readonly queued: number
+  /** Written, not acknowledged. */
+  readonly inFlight: number
+}
+
 /**
  * Owns every extension channel of the networker: one Protomux channel per extension per
  * connection, a `Lane` per extension per peer (surviving connection swaps), writes coalesced
@@ -63,6 +76,22 @@ export class ExtensionHub implements ExtensionPort {
 
   get maxMessageSize(): number {
     return this.opts.maxMessageSize
+  }
+
+  /**
+   * Read-only, for metrics: what each extension moved with one peer, by lane (one per extension
+   * the peer has a lane for; lanes survive swaps). Empty for a peer that is not connected.
+   */
+  trafficWith(peer: Peer): PeerExtensionTraffic[] {
+    const link = this.links.get(peer)
+    if (link === undefined) return []
+    const traffic: PeerExtensionTraffic[] = []
+    for (const slot of link.lanes.values()) {
+      const { sent, resent, received, dropped } = slot.traffic
+      const inFlight = slot.lane.inFlightMessages
+      traffic.push({ name: slot.nameState.name, sent, resent, received, dropped, queued: slot.lane.unacknowledged - inFlight, inFlight })
+    }
+    return traffic
   }
 
   /** Registers an extension; channels open on every current peer at once. */
@@ -164,6 +193,7 @@ export class ExtensionHub implements ExtensionPort {
     if (slot === undefined || (slot.refused && slot.refusedAt === 0) || (!slot.refused && slot.channel === null && !link.stream.destroyed)) {
       // Not registered remotely (refused, grace over); while the connection is down a replacement may come.
       nameState.counters.dropped += count
+      if (slot !== undefined) slot.traffic.dropped += count
       if (slot !== undefined && slot.refused) slot.droppedWhileRefused += count
       return true
     }
@@ -181,6 +211,7 @@ export class ExtensionHub implements ExtensionPort {
     }
     if (refused > 0) {
       nameState.counters.dropped += refused
+      slot.traffic.dropped += refused
       if (slot.refused) slot.droppedWhileRefused += refused
       else slot.shed += refused
     }
@@ -234,6 +265,7 @@ export class ExtensionHub implements ExtensionPort {
           slot.refusedAt = 0
           const lost = slot.lane.drop()
           slot.nameState.counters.dropped += lost
+          slot.traffic.dropped += lost
           slot.droppedWhileRefused += lost
           this.watched.delete(slot)
           this.release(slot.nameState)
@@ -381,6 +413,7 @@ export class ExtensionHub implements ExtensionPort {
         owner.fullSince = 0
         const lost = owner.lane.drop()
         nameState.counters.dropped += lost
+        owner.traffic.dropped += lost
         if (lost > 0) this.opts.onerror(errors.undelivered(nameState.name, link.remoteKey(), lost, 'the remote closed the extension'))
         this.release(nameState)
       }
@@ -425,6 +458,7 @@ export class ExtensionHub implements ExtensionPort {
     const lost = slot.lane.drop()
     if (lost === 0) return
     slot.nameState.counters.dropped += lost
+    slot.traffic.dropped += lost
     this.opts.onerror(errors.undelivered(slot.nameState.name, link.remoteKey(), lost, reason))
     this.release(slot.nameState)
   }

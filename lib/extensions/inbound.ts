@@ -85,6 +85,7 @@ export class Inbound {
       return 'refused'
     }
     slot.nameState.counters.received++
+    slot.traffic.received++
     const epoch = slot.lane.remoteEpoch
     if (!this.deliveries.canDeliverNow()) {
       if (slot.queuedBytes + bytes.byteLength > RECEIVE_QUEUE_BYTES) {

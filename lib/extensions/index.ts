@@ -1,5 +1,5 @@
 export { ExtensionHub } from './channel'
-export type { ExtensionHubOptions } from './channel'
+export type { ExtensionHubOptions, PeerExtensionTraffic } from './channel'
 export { Registration } from './registry'
 export type { Extension, ExtensionMessage, ExtensionStats, ExtensionPort, NameState } from './registry'
 export { Lane } from './lane'

@@ -4,7 +4,7 @@ import type NoiseSecretStream from '@hyperswarm/secret-stream'
 import type { Peer } from '../peer'
 import type { PeerRecord } from '../peer-record'
 import { toHex } from '../keys'
-import { Lane, WindowLimits } from './lane'
+import { Lane, LaneCounters, WindowLimits } from './lane'
 import type { NameState } from './registry'
 import { LinkWriter } from './writer'
 import type { BatchWire } from './wire'
@@ -28,6 +28,8 @@ export interface Slot {
   stalled: boolean
   /** Messages refused while stalled, not reported yet. */
   shed: number
+  /** What this lane moved with its peer (its name's counters hold the sums over every peer). */
+  readonly traffic: SlotTraffic
   /** Received messages waiting for their delivery turn, and their bytes. */
   queued: number
   queuedBytes: number
@@ -36,6 +38,14 @@ export interface Slot {
   /** Writer bookkeeping (see `WriterSlot`). */
   scheduled: boolean
   lateAck: boolean
+}
+
+/** What one lane (one peer, one extension) moved, across swaps: read by metrics. */
+export interface SlotTraffic {
+  sent: number
+  resent: number
+  received: number
+  dropped: number
 }
 
 /** The channels of one peer on its current connection. */
@@ -73,9 +83,11 @@ export function createLink(peer: PeerRecord, onTickEnd: () => void, onfault: (li
 
 /** A new slot: a lane with a random epoch, no channel yet. */
 export function createSlot(nameState: NameState, window: WindowLimits): Slot {
+  const traffic: SlotTraffic = { sent: 0, resent: 0, received: 0, dropped: 0 }
   return {
     nameState,
-    lane: new Lane(randomBytes(4).readUInt32LE(0), window, nameState.counters),
+    lane: new Lane(randomBytes(4).readUInt32LE(0), window, laneCounters(traffic, nameState.counters)),
+    traffic,
     channel: null,
     batch: null,
     refused: false,
@@ -89,5 +101,25 @@ export function createSlot(nameState: NameState, window: WindowLimits): Slot {
     alive: true,
     scheduled: false,
     lateAck: false
+  }
+}
+
+/** The lane's counters: each count goes to the lane's own traffic and to its name's shared counters. */
+function laneCounters(own: SlotTraffic, shared: LaneCounters): LaneCounters {
+  return {
+    get sent(): number {
+      return own.sent
+    },
+    set sent(value: number) {
+      shared.sent += value - own.sent
+      own.sent = value
+    },
+    get resent(): number {
+      return own.resent
+    },
+    set resent(value: number) {
+      shared.resent += value - own.resent
+      own.resent = value
+    }
   }
 }

@@ -28,6 +28,7 @@ export const GIVEN: Readonly<Record<string, string>> = {
   chat: "declare const chat: import('@basestore/networker').Extension<string>",
   store: "declare const store: import('@basestore/networker').CorestoreLike",
   core: 'declare const core: { readonly discoveryKey: Uint8Array }',
+  hypercore: "declare const hypercore: import('@basestore/networker').HypercoreLike",
   topicsToJoin$: "declare const topicsToJoin$: import('rxjs').Observable<string>",
   destroy$: "declare const destroy$: import('rxjs').Observable<void>"
 }
