@@ -1,0 +1,171 @@
+/**
+ * What observing costs (issue 23): `npm run bench:metrics [-- --rounds R --blocks B]`.
+ *
+ * 1. Replication of B × 64 KiB blocks (default 1,000) to a fresh store, our networker on both
+ *    ends, with a `metrics$({ interval: 100 })` subscriber on both ends against none, rounds
+ *    alternating (default 5 each, after one unmeasured warm-up of each). Goal: ≥ 0.98×.
+ * 2. One sample with 32 peers and 1,000 cores: a hub networker whose store holds 1,000 open
+ *    cores, 32 networkers connected to it, a `metrics$` subscriber at 100 ms; the cost of
+ *    `metrics()` (the same sampling a tick does), 200 calls, median and 95th percentile.
+ *    Goal: under 2 ms per tick.
+ * Prints JSON lines and a summary. Run it alone on the machine.
+ */
+/// <reference path="../types/index.d.ts" preserve="true" />
+import { randomBytes } from 'crypto'
+import type Corestore from 'corestore'
+import { Subscription } from 'rxjs'
+import { ReactiveNetworker } from '../lib/reactive-networker'
+import type { LocalNetwork } from '../lib/testnet'
+import { waitFor } from '../test/kit/wait'
+import { MiB, Resources, bootstrappedFirewalledNode, networkFor, now, trial } from './common'
+
+const BLOCK_SIZE = 64 * 1024
+
+function arg(name: string, fallback: number): number {
+  const argv = process.argv.slice(2)
+  const at = argv.indexOf(`--${name}`)
+  return at === -1 ? fallback : Number(argv[at + 1])
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+const percentile = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))]
+
+async function replicationTrial(net: LocalNetwork, writerStore: Corestore, key: Buffer, discoveryKey: Buffer, blocks: number, observe: boolean): Promise<number> {
+  return trial(async (res) => {
+    const readerStore = res.store()
+    const clone = readerStore.get({ key })
+    await clone.ready()
+    const writer = new ReactiveNetworker(writerStore, { dht: await bootstrappedFirewalledNode(net, res) })
+    const reader = new ReactiveNetworker(readerStore, { dht: await bootstrappedFirewalledNode(net, res) })
+    res.defer(() => Promise.all([writer.close(), reader.close()]))
+    const subscriptions = new Subscription()
+    res.defer(() => subscriptions.unsubscribe())
+    let samples = 0
+    if (observe) {
+      for (const n of [writer, reader]) subscriptions.add(n.metrics$({ interval: 100 }).subscribe(() => samples++))
+    }
+    await writer.configure(discoveryKey, { announce: true, lookup: false })
+    const connected = waitFor(reader.peers$, (peers) => peers.length === 1)
+    void reader.configure(discoveryKey, { announce: false, lookup: true }).catch(() => {})
+    await connected
+    const start = now()
+    await clone.download({ start: 0, end: blocks }).done()
+    const elapsed = now() - start
+    if (clone.contiguousLength !== blocks) throw new Error(`downloaded ${clone.contiguousLength} of ${blocks}`)
+    if (observe && samples === 0) throw new Error('the metrics$ subscribers got no sample')
+    return (blocks * BLOCK_SIZE) / MiB / (elapsed / 1000)
+  })
+}
+
+async function replication(res: Resources, net: LocalNetwork, blocks: number, rounds: number) {
+  const writerStore = res.store()
+  const core = writerStore.get({ name: 'metrics-overhead' })
+  await core.ready()
+  const block = randomBytes(BLOCK_SIZE)
+  const batch: Buffer[] = []
+  for (let i = 0; i < blocks; i++) {
+    const copy = Buffer.from(block)
+    copy.writeUInt32BE(i, 0)
+    batch.push(copy)
+    if (batch.length === 100 || i === blocks - 1) await core.append(batch.splice(0))
+  }
+  const run = (observe: boolean, n = blocks): Promise<number> =>
+    replicationTrial(net, writerStore, core.key as Buffer, core.discoveryKey as Buffer, n, observe)
+  await run(false, Math.ceil(blocks / 5))
+  await run(true, Math.ceil(blocks / 5))
+  const without: number[] = []
+  const withMetrics: number[] = []
+  for (let round = 0; round < rounds; round++) {
+    const order = round % 2 === 0 ? [false, true] : [true, false]
+    for (const observe of order) {
+      const mibs = await run(observe)
+      ;(observe ? withMetrics : without).push(mibs)
+      console.log(JSON.stringify({ part: 'replication', round, metrics: observe, mibPerSecond: +mibs.toFixed(1) }))
+    }
+  }
+  return { without: median(without), withMetrics: median(withMetrics), ratio: +(median(withMetrics) / median(without)).toFixed(3), samples: { without, withMetrics } }
+}
+
+async function sampleCost(res: Resources, net: LocalNetwork, peers: number, cores: number) {
+  const hubStore = res.store()
+  const keys: Buffer[] = []
+  for (let i = 0; i < cores; i += 50) {
+    await Promise.all(
+      Array.from({ length: Math.min(50, cores - i) }, async (_, j) => {
+        const core = hubStore.get({ name: `core-${i + j}` })
+        await core.ready()
+        await core.append(Buffer.from(`block of core ${i + j}`))
+        keys[i + j] = core.key as Buffer
+      })
+    )
+  }
+  const hub = new ReactiveNetworker(hubStore, { dht: await bootstrappedFirewalledNode(net, res) })
+  res.defer(() => hub.close())
+  const topic = randomBytes(32)
+  await hub.configure(topic, { announce: true, lookup: false })
+  const others: ReactiveNetworker[] = []
+  const stores = new Map<ReactiveNetworker, Corestore>()
+  for (let i = 0; i < peers; i++) {
+    const store = res.store()
+    const n = new ReactiveNetworker(store, { dht: await bootstrappedFirewalledNode(net, res) })
+    res.defer(() => n.close())
+    stores.set(n, store)
+    others.push(n)
+  }
+  await Promise.all(others.map((n) => n.configure(topic, { announce: false, lookup: true })))
+  await waitFor(hub.peers$, (p) => p.length === peers, 60_000)
+  // Every core is replicated: peer i opens cores i, i + peers, … and fetches their block, so each
+  // of the hub's cores has a replication session with one peer.
+  await Promise.all(
+    others.map(async (n, i) => {
+      const store = stores.get(n) as Corestore
+      for (let k = i; k < cores; k += peers) {
+        const clone = store.get({ key: keys[k] })
+        await clone.ready()
+        await clone.get(0)
+      }
+    })
+  )
+  const subscription = hub.metrics$({ interval: 100 }).subscribe()
+  res.defer(() => subscription.unsubscribe())
+  await new Promise((resolve) => setTimeout(resolve, 500))
+  const sample = hub.metrics()
+  const times: number[] = []
+  for (let i = 0; i < 200; i++) {
+    // metrics() hands back the sample taken in the same millisecond: step past it each time.
+    await new Promise((resolve) => setTimeout(resolve, 3))
+    const start = performance.now()
+    const taken = hub.metrics()
+    times.push(performance.now() - start)
+    if (Object.keys(taken.cores).length !== cores) throw new Error(`a sample of ${Object.keys(taken.cores).length} cores`)
+  }
+  return {
+    peers: Object.keys(sample.peers).length,
+    cores: Object.keys(sample.cores).length,
+    medianMs: +median(times).toFixed(3),
+    p95Ms: +percentile(times, 0.95).toFixed(3)
+  }
+}
+
+async function main(): Promise<void> {
+  const rounds = arg('rounds', 5)
+  const blocks = arg('blocks', 1000)
+  const res = new Resources()
+  try {
+    const net = await networkFor({}, res)
+    const rep = await replication(res, net, blocks, rounds)
+    console.log(JSON.stringify({ part: 'replication', summary: true, ...rep }))
+    const cost = await sampleCost(res, net, arg('peers', 32), arg('cores', 1000))
+    console.log(JSON.stringify({ part: 'sample', summary: true, ...cost }))
+  } finally {
+    await res.cleanup()
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err)
+    process.exit(1)
+  }
+)
