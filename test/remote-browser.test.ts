@@ -5,7 +5,7 @@
 import path from 'path'
 import { build } from 'esbuild'
 
-test('a browser bundle of the client holds only lib/remote/{client*,protocol,streams} and rxjs (with its tslib)', async () => {
+test('a browser bundle of the client holds only lib/remote/{client*,protocol,streams}, lib/errors (browser-safe: coded errors for bad input) and rxjs (with its tslib)', async () => {
   const result = await build({
     entryPoints: [path.join(__dirname, '..', 'lib', 'remote', 'client.ts')],
     bundle: true,
@@ -18,6 +18,7 @@ test('a browser bundle of the client holds only lib/remote/{client*,protocol,str
   const inputs = Object.keys(result.metafile.inputs)
   const ours = inputs.filter((file) => !file.startsWith('node_modules/'))
   expect(ours.sort()).toEqual([
+    'lib/errors.ts',
     'lib/remote/client-connection.ts',
     'lib/remote/client-values.ts',
     'lib/remote/client.ts',

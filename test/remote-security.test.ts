@@ -66,7 +66,7 @@ test('a page from an origin that is not allowed is refused with 4403', async () 
   const listed = rawClient(server.url, { origin: 'http://localhost:4200' })
   await listed.opened
   await until(() => listed.received.length === 1, 5000, 'hello')
-  expect(JSON.parse(listed.received[0])).toMatchObject({ op: 'hello', version: 2 })
+  expect(JSON.parse(listed.received[0])).toMatchObject({ op: 'hello', version: 3 })
   listed.ws.close()
 })
 

@@ -54,7 +54,7 @@ test('three peers appear on the client, and a closed networker vanishes from it'
   const client = clients.connect(server.url)
   expect(await keysOf(client, 3)).toEqual(others.map(keyOf).sort())
   const info = await firstValueFrom(client.server$)
-  expect(info).toEqual({ version: 2, publicKey: keyOf(host), extensions: [], commands: false })
+  expect(info).toEqual({ version: 3, publicKey: keyOf(host), extensions: [], commands: false })
 
   const events = firstValueFrom(client.peerEvents$.pipe(filter((e) => e.type === 'remove')))
   const leaving = keyOf(others[2])

@@ -27,6 +27,8 @@ declare module 'corestore' {
     interface GetOptions {
       name?: string
       key?: Buffer | string
+      /** Open the core stored with this discovery key (its session rejects if none is stored). */
+      discoveryKey?: Buffer
       keyPair?: KeyPair
       exclusive?: boolean
       valueEncoding?: string

@@ -23,7 +23,11 @@ import {
 export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => object
 
 /** What a `sub` frame names. */
-export type ChannelSpec = { stream: Exclude<StreamName, 'messages'> } | { stream: 'messages'; name: string }
+export type ChannelSpec =
+  | { stream: Exclude<StreamName, 'messages' | 'metrics' | 'progress'> }
+  | { stream: 'messages'; name: string }
+  | { stream: 'metrics'; interval?: number }
+  | { stream: 'progress'; key: string }
 
 /** A command frame before it gets its id. */
 export type CommandSpec = WithoutId<Extract<ClientFrame, { op: 'configure' | 'send' | 'drained' }>>

@@ -12,7 +12,8 @@
  * networker.connection$.subscribe((state) => console.log(state)) // connecting, open, …
  * ```
  */
-import { Observable, map, share, shareReplay } from 'rxjs'
+import { Observable, defer, map, share, shareReplay } from 'rxjs'
+import { errors } from '../errors'
 import {
   RemoteErrorCodes,
   bytesToHex,
@@ -20,7 +21,10 @@ import {
   toHexKey,
   type CloseInfo,
   type ConnectionState,
+  type RemoteCoreProgress,
   type RemoteMessage,
+  type RemoteMetricsOptions,
+  type RemoteNetworkerMetrics,
   type RemoteNetworkerStreams,
   type RemotePeer,
   type RemoteSendResult,
@@ -49,6 +53,10 @@ export type {
   RemoteError,
   RemoteMessage,
   RemoteNetworkerStreams,
+  RemoteNetworkerMetrics,
+  RemoteCoreMetrics,
+  RemoteCoreProgress,
+  RemoteMetricsOptions,
   RemotePeer,
   RemotePeerEvent,
   RemoteSendResult,
@@ -60,7 +68,7 @@ export type {
   StreamName,
   WireMessage
 } from './protocol'
-export { toRemoteStreams, toRemoteTopics, toRemoteTopicState, toRemoteError } from './streams'
+export { toRemoteStreams, toRemoteTopics, toRemoteTopicState, toRemoteError, toRemoteMetrics } from './streams'
 export type {
   LocalStreamsLike,
   LocalPeerLike,
@@ -70,6 +78,9 @@ export type {
   RemoteStreamsOptions
 } from './streams'
 export type { WebSocketConstructor } from './client-connection'
+
+/** The shortest metrics interval (ms): the local `metrics$`'s (`MIN_METRICS_INTERVAL`). */
+const MIN_METRICS_INTERVAL = 100
 
 /** When to try again after a dropped connection. */
 export interface ReconnectOptions {
@@ -163,6 +174,7 @@ export function connectNetworker(url: string, opts: ConnectOptions = {}): Remote
   )
   const errors$ = channel({ stream: 'errors' }).pipe(map(toError), share())
   const messageStreams = new Map<string, Observable<RemoteMessage<unknown>>>()
+  const metricsStreams = new Map<number | undefined, Observable<RemoteNetworkerMetrics>>()
 
   return {
     url,
@@ -186,6 +198,27 @@ export function connectNetworker(url: string, opts: ConnectOptions = {}): Remote
         messageStreams.set(name, stream)
       }
       return stream as Observable<RemoteMessage<T>>
+    },
+    metrics$(metricsOpts?: RemoteMetricsOptions) {
+      // Checked here as the local one checks it (JSON cannot carry NaN or Infinity).
+      const interval = metricsOpts?.interval
+      if (interval !== undefined && (typeof interval !== 'number' || !Number.isFinite(interval) || interval < MIN_METRICS_INTERVAL)) {
+        throw errors.invalidOption('interval', `a finite number of ms, at least ${MIN_METRICS_INTERVAL}`, interval)
+      }
+      let stream = metricsStreams.get(interval)
+      if (stream === undefined) {
+        const spec = interval === undefined ? { stream: 'metrics' as const } : { stream: 'metrics' as const, interval }
+        stream = channel(spec).pipe(
+          map((value) => deepFreeze(value) as RemoteNetworkerMetrics),
+          share()
+        )
+        metricsStreams.set(interval, stream)
+      }
+      return stream
+    },
+    progress$(discoveryKey) {
+      const key = toHexKey(discoveryKey)
+      return defer(() => channel({ stream: 'progress', key })).pipe(map((value) => Object.freeze({ ...(value as RemoteCoreProgress) })))
     },
     async configure(discoveryKey, configureOpts = {}) {
       const value = await command({
@@ -222,4 +255,13 @@ export function connectNetworker(url: string, opts: ConnectOptions = {}): Remote
       connection.close()
     }
   }
+}
+
+/** Freezes a JSON value and everything in it (what a metrics sample is locally: frozen). */
+function deepFreeze(value: unknown): unknown {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    for (const child of Object.values(value)) deepFreeze(child)
+    Object.freeze(value)
+  }
+  return value
 }

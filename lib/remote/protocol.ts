@@ -9,13 +9,15 @@
  * Frames are JSON text, one object per WebSocket message; docs/remote.md describes them.
  */
 import type { Observable } from 'rxjs'
+import type { CoreMetrics, CoreProgress, MetricsOptions, NetworkerMetrics } from '../metrics/types'
 
 /**
  * The protocol version the server announces in its `hello` frame. 2 added the `drained` command
  * and the `send` result `{ accepted, full, waiting }` (a version-1 server answers `send` with
- * null and does not know `drained`).
+ * null and does not know `drained`). 3 added the `metrics` and `progress` streams (an older
+ * server closes a client that subscribes to them with 4400).
  */
-export const PROTOCOL_VERSION = 2
+export const PROTOCOL_VERSION = 3
 /** The WebSocket subprotocol both sides speak. */
 export const SUBPROTOCOL = 'networker.v1'
 /** Prefix of the subprotocol entry that carries the token (hex of its UTF-8 bytes). */
@@ -75,7 +77,14 @@ export const RemoteErrorCodes = {
    * `maxWaitingSendBytes`) waiting behind full extension windows: nothing was queued. Wait for
    * `drained(name)`, then send again.
    */
-  ERR_BACKPRESSURE: 'ERR_BACKPRESSURE'
+  ERR_BACKPRESSURE: 'ERR_BACKPRESSURE',
+  /**
+   * `progress$(discoveryKey)` for a key with no core open in the served store (or a server
+   * started without `store`).
+   */
+  ERR_UNKNOWN_CORE: 'ERR_UNKNOWN_CORE',
+  /** `metrics$` or `progress$` of a served networker that has no metrics (no `metrics$`/`progress$`). */
+  ERR_NO_METRICS: 'ERR_NO_METRICS'
 } as const
 
 // ── values, as a client sees them ─────────────────────────────────────────────────────────────
@@ -141,6 +150,24 @@ export interface RemoteServerInfo {
 }
 
 /**
+ * One core of a remote metrics sample: a local `CoreMetrics` without `key` (the core's read
+ * capability never leaves the server; the discovery key identifies the core).
+ */
+export type RemoteCoreMetrics = Omit<CoreMetrics, 'key'>
+
+/** A `metrics$` sample seen from afar: the local `NetworkerMetrics` with cores without `key`. */
+export interface RemoteNetworkerMetrics extends Omit<NetworkerMetrics, 'cores'> {
+  /** The cores being replicated, by discovery key (hex). */
+  readonly cores: Readonly<Record<string, RemoteCoreMetrics>>
+}
+
+/** A core's replication progress seen from afar: the local `CoreProgress` as it is. */
+export type RemoteCoreProgress = CoreProgress
+
+/** Options of a remote `metrics$`: the local ones (`interval`, ms, at least 100, default 1000). */
+export type RemoteMetricsOptions = MetricsOptions
+
+/**
  * The observable surface of a networker seen from afar: `connectNetworker` returns one, and
  * `toRemoteStreams` makes one of a local or virtual networker (for marble tests).
  *
@@ -160,6 +187,18 @@ export interface RemoteNetworkerStreams {
   topic$(discoveryKey: string | Uint8Array): Observable<RemoteTopicState>
   /** Hot, no replay: the messages of a published extension. */
   messages$<T = RemoteValue>(name: string): Observable<RemoteMessage<T>>
+  /**
+   * Hot: the served networker's `metrics$` samples (one every `interval` ms), each core without
+   * its `key`. Errors with `ERR_INVALID_OPTION` for a bad interval, `ERR_NO_METRICS` if the
+   * served networker has none.
+   */
+  metrics$(opts?: RemoteMetricsOptions): Observable<RemoteNetworkerMetrics>
+  /**
+   * Hot: the replication progress of the core open in the served store with this discovery key
+   * (64 hex or 32 bytes), as the local `progress$(core)`: the current value, then changes;
+   * completes when the core closes. Errors with `ERR_UNKNOWN_CORE` if no such core is open.
+   */
+  progress$(discoveryKey: string | Uint8Array): Observable<RemoteCoreProgress>
 }
 
 /**
@@ -190,7 +229,7 @@ export interface CloseInfo {
 // ── frames ────────────────────────────────────────────────────────────────────────────────────
 
 /** The streams a client can subscribe to. */
-export type StreamName = 'peers' | 'peerEvents' | 'topics' | 'errors' | 'messages'
+export type StreamName = 'peers' | 'peerEvents' | 'topics' | 'errors' | 'messages' | 'metrics' | 'progress'
 
 /** An extension message on the wire: bytes travel as hex with `binary: true`. */
 export interface WireMessage {
@@ -201,8 +240,11 @@ export interface WireMessage {
 
 /** Frames a client sends. */
 export type ClientFrame =
-  | { readonly op: 'sub'; readonly id: number; readonly stream: Exclude<StreamName, 'messages'> }
+  | { readonly op: 'sub'; readonly id: number; readonly stream: Exclude<StreamName, 'messages' | 'metrics' | 'progress'> }
   | { readonly op: 'sub'; readonly id: number; readonly stream: 'messages'; readonly name: string }
+  | { readonly op: 'sub'; readonly id: number; readonly stream: 'metrics'; readonly interval?: number }
+  /** `key`: a discovery key, 64 lowercase hex characters. */
+  | { readonly op: 'sub'; readonly id: number; readonly stream: 'progress'; readonly key: string }
   | { readonly op: 'unsub'; readonly id: number }
   | {
       readonly op: 'configure'

@@ -34,6 +34,15 @@ export function parseClientFrame(value: unknown): ClientFrame | string {
         if (typeof frame.name !== 'string' || frame.name.length === 0 || frame.name.length > 256) return 'name must be a string'
         return { op: 'sub', id, stream: 'messages', name: frame.name }
       }
+      if (frame.stream === 'metrics') {
+        if (frame.interval === undefined) return { op: 'sub', id, stream: 'metrics' }
+        if (typeof frame.interval !== 'number') return 'interval must be a number'
+        return { op: 'sub', id, stream: 'metrics', interval: frame.interval }
+      }
+      if (frame.stream === 'progress') {
+        if (!isHexKey(frame.key)) return 'key must be 64 hex characters'
+        return { op: 'sub', id, stream: 'progress', key: frame.key.toLowerCase() }
+      }
       if (frame.stream === 'peers' || frame.stream === 'peerEvents' || frame.stream === 'topics' || frame.stream === 'errors') {
         return { op: 'sub', id, stream: frame.stream }
       }

@@ -7,7 +7,7 @@ import type { Server as HttpsServer } from 'https'
 import { REMOTE_MAX_WAITING_SENDS, REMOTE_MAX_WAITING_SEND_BYTES } from '../budgets'
 import { errors } from '../errors'
 import { isLoopback } from './server-access'
-import type { ServedExtension, ServedNetworker } from './server-publish'
+import type { ServedExtension, ServedNetworker, ServedStore } from './server-publish'
 
 /** The default of every option with one. */
 export const DEFAULTS = {
@@ -65,6 +65,13 @@ export interface ServeOptions {
   maxWaitingSendBytes?: number
   /** ms between pings; a client that missed one pong is dropped. Default 30000. */
   pingInterval?: number
+  /**
+   * The networker's Corestore, for `progress$(discoveryKey)`: a client's subscription opens a
+   * session on the core open in it with that discovery key (closed when the subscription ends);
+   * a key with no open core errors with `ERR_UNKNOWN_CORE`. Without it every `progress$` errors
+   * with `ERR_UNKNOWN_CORE`. Cores are never created or loaded from disk for a client.
+   */
+  store?: ServedStore
 }
 
 /** Throws `ERR_INVALID_OPTION` for a networker or an option `serveNetworker` cannot use; else returns `opts`. */
@@ -97,6 +104,9 @@ export function validate(networker: ServedNetworker, opts: ServeOptions): ServeO
   }
   if (opts.allowOrigins !== undefined && opts.allowOrigins !== '*' && !Array.isArray(opts.allowOrigins)) {
     throw errors.invalidOption('allowOrigins', "an array of origins or '*'", opts.allowOrigins)
+  }
+  if (opts.store !== undefined && (opts.store === null || typeof opts.store !== 'object' || typeof opts.store.get !== 'function')) {
+    throw errors.invalidOption('store', 'the networker’s Corestore', opts.store)
   }
   for (const ext of opts.extensions ?? []) {
     if (ext === null || typeof ext !== 'object' || typeof ext.name !== 'string') {

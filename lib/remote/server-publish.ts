@@ -4,6 +4,8 @@
  * when they are on. Knows nothing of sockets, nor of any one client's budget (server-sends).
  */
 import { Observable, Subscription, map } from 'rxjs'
+import type { HypercoreLike } from '../stack-types'
+import type { CoreProgress } from '../metrics/types'
 import { PROTOCOL_VERSION, RemoteErrorCodes, bytesToHex, hexToBytes, type ServerFrame } from './protocol'
 import {
   toRemoteStreams,
@@ -24,6 +26,22 @@ export interface ServedNetworker extends LocalStreamsLike {
     discoveryKey: string,
     opts: { announce: boolean; lookup: boolean; flush: boolean }
   ): Promise<LocalTopicStateLike>
+  /** One core's progress (a `ReactiveNetworker` has it): what a client's `progress$(discoveryKey)` reads. */
+  progress$?(core: HypercoreLike): Observable<CoreProgress>
+}
+
+/** A session of a core, as `ServedStore.get` returns it (a Hypercore fits). */
+export interface ServedCoreSession extends HypercoreLike {
+  ready(): Promise<void>
+  close(): Promise<void>
+}
+
+/** What the server reads of the networker's Corestore (a Corestore 7 fits). */
+export interface ServedStore {
+  /** A new session on the core with this discovery key. */
+  get(opts: { discoveryKey: Buffer }): ServedCoreSession
+  /** The store's open cores (Corestore 7's core tracker): `opened(hex discovery key)`. */
+  readonly cores?: { opened?(discoveryKey: string): boolean }
 }
 
 /** An extension the server publishes (an `Extension` of the networker fits). */
@@ -71,9 +89,14 @@ export interface Publication {
  */
 export function publish(
   networker: ServedNetworker,
-  opts: { extensions: ReadonlyArray<ServedExtension>; commands: boolean; onNetworkerClosed: () => void }
+  opts: {
+    extensions: ReadonlyArray<ServedExtension>
+    commands: boolean
+    store?: ServedStore
+    onNetworkerClosed: () => void
+  }
 ): Publication {
-  const { extensions, commands, onNetworkerClosed } = opts
+  const { extensions, commands, store, onNetworkerClosed } = opts
   const extensionsByName = new Map(extensions.map((ext) => [ext.name, ext]))
   const watches = new Map(extensions.map((ext) => [ext.name, new DrainWatch(ext)]))
   const published = (name: string): ServedExtension => {
@@ -82,7 +105,7 @@ export function publish(
     if (extension === undefined) throw coded(RemoteErrorCodes.ERR_UNKNOWN_EXTENSION, `Extension "${name}" is not published`)
     return extension
   }
-  const remote = toRemoteStreams(networker, { extensions })
+  const remote = toRemoteStreams(networker, { extensions, progress: (hex) => openProgress(networker, store, hex) })
   let networkerClosed = false
   // The current peers, for `send` to one of them.
   let peers: readonly LocalPeerLike[] = []
@@ -119,6 +142,10 @@ export function publish(
         case 'messages':
           if (!extensionsByName.has(frame.name)) return null
           return remote.messages$(frame.name).pipe(map(toWireMessage))
+        case 'metrics':
+          return remote.metrics$(frame.interval === undefined ? undefined : { interval: frame.interval })
+        case 'progress':
+          return remote.progress$(frame.key)
       }
     },
     configure: async (frame) => {
@@ -144,4 +171,37 @@ export function publish(
       for (const watch of watches.values()) watch.close()
     }
   }
+}
+
+/**
+ * The progress of the core open in `store` with discovery key `hex`, through a session of its own
+ * (closed when the subscription ends), or null if no such core is open (or the networker has no
+ * `progress$`). Only cores already open are read: nothing is created or loaded for a client.
+ */
+function openProgress(networker: ServedNetworker, store: ServedStore | undefined, hex: string): Observable<CoreProgress> | null {
+  if (store === undefined || typeof networker.progress$ !== 'function') return null
+  if (store.cores?.opened?.(hex) !== true) return null
+  const progress$ = networker.progress$.bind(networker)
+  return new Observable<CoreProgress>((subscriber) => {
+    let session: ServedCoreSession
+    try {
+      session = store.get({ discoveryKey: Buffer.from(hexToBytes(hex)) })
+    } catch (err) {
+      subscriber.error(coded(RemoteErrorCodes.ERR_UNKNOWN_CORE, err instanceof Error ? err.message : String(err)))
+      return
+    }
+    let inner: Subscription | null = null
+    let ended = false
+    session.ready().then(
+      () => {
+        if (!ended) inner = progress$(session).subscribe(subscriber)
+      },
+      (err: unknown) => subscriber.error(coded(RemoteErrorCodes.ERR_UNKNOWN_CORE, err instanceof Error ? err.message : String(err)))
+    )
+    return () => {
+      ended = true
+      inner?.unsubscribe()
+      session.close().catch(() => {})
+    }
+  })
 }

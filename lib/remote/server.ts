@@ -22,10 +22,10 @@ import { publish, type ServedNetworker } from './server-publish'
 import { CLOSE_TIMEOUT, ClientSession, type SessionContext } from './server-session'
 
 export { CloseCodes, RemoteErrorCodes, PROTOCOL_VERSION, SUBPROTOCOL } from './protocol'
-export type { RemoteSendResult, RemoteServerInfo } from './protocol'
+export type { RemoteSendResult, RemoteServerInfo, RemoteNetworkerMetrics, RemoteCoreMetrics, RemoteCoreProgress } from './protocol'
 export type { LocalStreamsLike, LocalPeerLike, LocalTopicStateLike, ExtensionLike } from './streams'
 export type { ServeOptions } from './server-options'
-export type { ServedNetworker, ServedExtension } from './server-publish'
+export type { ServedNetworker, ServedExtension, ServedStore, ServedCoreSession } from './server-publish'
 export { parseClientFrame } from './server-frames'
 
 /** A running server. */
@@ -73,7 +73,8 @@ export async function serveNetworker(networker: ServedNetworker, opts: ServeOpti
     maxSubscriptions = DEFAULTS.maxSubscriptions,
     maxWaitingSends = DEFAULTS.maxWaitingSends,
     maxWaitingSendBytes = DEFAULTS.maxWaitingSendBytes,
-    pingInterval = DEFAULTS.pingInterval
+    pingInterval = DEFAULTS.pingInterval,
+    store
   } = validate(networker, opts)
 
   const httpServer = given ?? createServer(answerPlainRequest)
@@ -91,6 +92,7 @@ export async function serveNetworker(networker: ServedNetworker, opts: ServeOpti
   const published = publish(networker, {
     extensions,
     commands,
+    store,
     // Each client's own subscriptions have reported `complete` by then.
     onNetworkerClosed: () => {
       for (const session of sessions) session.close(CloseCodes.NETWORKER_CLOSED, 'networker closed')

@@ -4,7 +4,8 @@
  * component written against `RemoteNetworkerStreams` can drive it from `createVirtualNetworker`
  * of `/testing`. Browser-safe: RxJS only.
  */
-import { Observable, distinctUntilChanged, map, throwError } from 'rxjs'
+import { Observable, defer, distinctUntilChanged, map, throwError } from 'rxjs'
+import type { CoreMetrics, CoreProgress, MetricsOptions, NetworkerMetrics } from '../metrics/types'
 import {
   RemoteErrorCodes,
   bytesToHex,
@@ -12,8 +13,11 @@ import {
   remoteError,
   sameRemoteState,
   toHexKey,
+  type RemoteCoreMetrics,
+  type RemoteCoreProgress,
   type RemoteError,
   type RemoteMessage,
+  type RemoteNetworkerMetrics,
   type RemoteNetworkerStreams,
   type RemotePeer,
   type RemotePeerEvent,
@@ -58,6 +62,8 @@ export interface LocalStreamsLike {
   readonly topics$: Observable<ReadonlyMap<string, LocalTopicStateLike>>
   readonly errors$: Observable<LocalErrorLike>
   messages$(extension: ExtensionLike): Observable<{ readonly message: unknown; readonly peer: LocalPeerLike }>
+  /** The networker's metrics (a `ReactiveNetworker` has them); without it `metrics$` errors with `ERR_NO_METRICS`. */
+  metrics$?(opts?: MetricsOptions): Observable<NetworkerMetrics>
 }
 
 /** Options of {@link toRemoteStreams}. */
@@ -68,6 +74,12 @@ export interface RemoteStreamsOptions {
    * virtual networker; a `ReactiveNetworker` needs its `Extension` objects here).
    */
   readonly extensions?: ReadonlyArray<ExtensionLike>
+  /**
+   * The progress of the core with this discovery key (64 lowercase hex), or null if there is no
+   * such core (then `progress$` errors with `ERR_UNKNOWN_CORE`). Called on each subscription.
+   * Without it every `progress$` errors with `ERR_UNKNOWN_CORE`.
+   */
+  readonly progress?: (discoveryKey: string) => Observable<CoreProgress> | null
 }
 
 /**
@@ -77,6 +89,8 @@ export interface RemoteStreamsOptions {
  * 1. Every stream is the local one mapped: hot/cold and replay are the local stream's.
  * 2. A peer object is the same for a key as long as its address holds.
  * 3. `messages$(name)` of a name not in `extensions` (when given) errors with `ERR_UNKNOWN_EXTENSION`.
+ * 4. `metrics$` samples carry no core `key` (a core's read capability); `progress$(discoveryKey)`
+ *    is `opts.progress`'s stream, `ERR_UNKNOWN_CORE` without one.
  *
  * ## Example
  * ```ts
@@ -119,8 +133,50 @@ export function toRemoteStreams(local: LocalStreamsLike, opts: RemoteStreamsOpti
         .pipe(
           map(({ message, peer }) => Object.freeze({ message: toRemoteValue(message) as T, peer: peers.of(peer) }))
         )
+    },
+    metrics$: (metricsOpts?: MetricsOptions): Observable<RemoteNetworkerMetrics> =>
+      defer(() => {
+        if (typeof local.metrics$ !== 'function') {
+          return throwError(() => remoteError(RemoteErrorCodes.ERR_NO_METRICS, 'This networker has no metrics'))
+        }
+        return local.metrics$(metricsOpts).pipe(map(toRemoteMetrics))
+      }),
+    progress$: (discoveryKey: string | Uint8Array): Observable<RemoteCoreProgress> => {
+      const hex = toHexKey(discoveryKey)
+      return defer(() => {
+        const stream = opts.progress === undefined ? null : opts.progress(hex)
+        if (stream === null) {
+          return throwError(() => remoteError(RemoteErrorCodes.ERR_UNKNOWN_CORE, `No core with discovery key ${hex.slice(0, 12)}… is open`))
+        }
+        return stream.pipe(map(toRemoteProgress))
+      })
     }
   }
+}
+
+/** A metrics sample as the remote one: every core without its `key` (its read capability). */
+export function toRemoteMetrics(sample: NetworkerMetrics): RemoteNetworkerMetrics {
+  const cores: Record<string, RemoteCoreMetrics> = {}
+  for (const [discoveryKey, core] of Object.entries(sample.cores)) cores[discoveryKey] = withoutKey(core)
+  return Object.freeze({ ...sample, cores: Object.freeze(cores) })
+}
+
+function withoutKey(core: CoreMetrics): RemoteCoreMetrics {
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars
+  const { key, ...rest } = core
+  return Object.freeze(rest)
+}
+
+/** A progress value as the remote one: the same fields, frozen. */
+function toRemoteProgress(progress: CoreProgress): RemoteCoreProgress {
+  return Object.freeze({
+    length: progress.length,
+    contiguousLength: progress.contiguousLength,
+    remoteLength: progress.remoteLength,
+    peers: progress.peers,
+    progress: progress.progress,
+    synced: progress.synced
+  })
 }
 
 /** One topic of a remote topic map stream (not joined if absent), distinct. */
