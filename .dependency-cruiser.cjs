@@ -45,6 +45,20 @@ module.exports = {
       to: { path: '^lib/facade\\.ts$' }
     },
     {
+      name: 'nothing-imports-the-prometheus-entry',
+      severity: 'error',
+      comment: 'lib/prometheus.ts adapts the metrics to prom-client on top: only its own entry point loads it, so `.` never loads prom-client.',
+      from: { path: '^(lib|operators)/', pathNot: '^lib/prometheus\\.ts$' },
+      to: { path: '^lib/prometheus\\.ts$' }
+    },
+    {
+      name: 'only-the-prometheus-entry-touches-prom-client-and-stats',
+      severity: 'error',
+      comment: 'prom-client (an optional peer dependency) and the Holepunch stats modules are loaded by the /prometheus entry alone.',
+      from: { path: '^(lib|operators)/', pathNot: '^lib/prometheus\\.ts$' },
+      to: { path: '(^|/)node_modules/(prom-client|hyperswarm-stats|hypercore-stats|hyperdht-stats|passive-core-watcher)/' }
+    },
+    {
       name: 'browser-safe-modules-use-no-node-builtins',
       severity: 'error',
       comment: '/operators, /testing and the /remote client (and the types they share) run in a browser.',

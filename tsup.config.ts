@@ -12,7 +12,8 @@ export default defineConfig({
     testnet: 'lib/testnet.ts',
     testing: 'lib/testing.ts',
     remote: 'lib/remote/client.ts',
-    'remote/server': 'lib/remote/server.ts'
+    'remote/server': 'lib/remote/server.ts',
+    prometheus: 'lib/prometheus.ts'
   },
   outDir: 'dist',
   format: ['esm', 'cjs'],

@@ -35,6 +35,9 @@ it.each([
   ['operators/__planted.ts', "import { errors } from '../lib/errors'\nexport const x = errors\n", 'operators-are-pure'],
   ['lib/__planted.ts', "import Hyperswarm from 'hyperswarm'\nexport const x = Hyperswarm\n", 'only-swarm-source-touches-hyperswarm'],
   ['lib/__planted.ts', "import { Networker } from './facade'\nexport const x = Networker\n", 'nothing-imports-the-facade'],
+  ['lib/__planted.ts', "import { registerPrometheus } from './prometheus'\nexport const x = registerPrometheus\n", 'nothing-imports-the-prometheus-entry'],
+  ['lib/__planted.ts', "import { Gauge } from 'prom-client'\nexport const x = Gauge\n", 'only-the-prometheus-entry-touches-prom-client-and-stats'],
+  ['lib/__planted.ts', "import HyperswarmStats from 'hyperswarm-stats'\nexport const x = HyperswarmStats\n", 'only-the-prometheus-entry-touches-prom-client-and-stats'],
   ['operators/__planted.ts', "import { EventEmitter } from 'events'\nexport const x = EventEmitter\n", 'browser-safe-modules-use-no-node-builtins'],
   ['lib/remote/client-planted.ts', "import { createServer } from 'http'\nexport const x = createServer\n", 'browser-safe-modules-use-no-node-builtins'],
   ['lib/remote/client-planted.ts', "import { serveNetworker } from './server'\nexport const x = serveNetworker\n", 'browser-safe-modules-stay-browser-safe']

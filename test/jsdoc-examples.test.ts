@@ -81,7 +81,8 @@ const ENTRY_SOURCES: Readonly<Record<string, string>> = {
   '@basestore/networker/testnet': 'lib/testnet.ts',
   '@basestore/networker/testing': 'lib/testing.ts',
   '@basestore/networker/remote': 'lib/remote/client.ts',
-  '@basestore/networker/remote/server': 'lib/remote/server.ts'
+  '@basestore/networker/remote/server': 'lib/remote/server.ts',
+  '@basestore/networker/prometheus': 'lib/prometheus.ts'
 }
 
 /**
@@ -152,7 +153,8 @@ it('every JSDoc example type-checks under strict', () => {
       '@basestore/networker/testnet': ['lib/testnet.ts'],
       '@basestore/networker/testing': ['lib/testing.ts'],
       '@basestore/networker/remote': ['lib/remote/client.ts'],
-      '@basestore/networker/remote/server': ['lib/remote/server.ts']
+      '@basestore/networker/remote/server': ['lib/remote/server.ts'],
+      '@basestore/networker/prometheus': ['lib/prometheus.ts']
     }
   })
   const problems = ts

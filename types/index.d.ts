@@ -5,3 +5,4 @@
 /// <reference path="./secret-stream.d.ts" />
 /// <reference path="./hyperbee.d.ts" />
 /// <reference path="./hypercore-crypto.d.ts" />
+/// <reference path="./holepunch-stats.d.ts" />

@@ -16,7 +16,7 @@ const run = promisify(execFile)
 const ROOT = path.join(__dirname, '..', '..')
 const FIXTURE = path.join(__dirname, 'fixture')
 const BIN = (name: string) => path.join(ROOT, 'node_modules', '.bin', name)
-const ENTRIES = ['', '/operators', '/testnet', '/testing', '/remote', '/remote/server'] as const
+const ENTRIES = ['', '/operators', '/testnet', '/testing', '/remote', '/remote/server', '/prometheus'] as const
 const RESOLUTIONS = [
   { name: 'node10', module: 'es2022', moduleResolution: 'node10' },
   { name: 'node16', module: 'node16', moduleResolution: 'node16' },
@@ -69,7 +69,9 @@ beforeAll(async () => {
         dependencies: {
           '@basestore/networker': `file:${tarball}`,
           corestore: dev.corestore,
-          rxjs: dev.rxjs
+          rxjs: dev.rxjs,
+          // The optional peer dependency of the /prometheus entry.
+          'prom-client': dev['prom-client']
         },
         devDependencies: {
           '@types/node': dev['@types/node'],
@@ -162,6 +164,7 @@ describe('entry points at runtime', () => {
     expect(out[3].names).toEqual(expect.arrayContaining(['createVirtualNetworker', 'makePeer', 'makeTopicState', 'makeTopics']))
     expect(out[4].names).toEqual(expect.arrayContaining(['connectNetworker', 'toRemoteStreams']))
     expect(out[5].names).toEqual(expect.arrayContaining(['serveNetworker']))
+    expect(out[6].names).toEqual(expect.arrayContaining(['registerPrometheus', 'PROMETHEUS_PREFIX']))
   })
 
   it('ESM import (named) of every entry point loads the ESM build', async () => {
