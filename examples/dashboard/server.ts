@@ -3,7 +3,8 @@
  * and publishes the networker's streams on the same port with `serveNetworker`
  * (`@basestore/networker/remote/server`). The page (examples/dashboard/public/) is an ES module
  * that loads the remote client's ESM build (`connectNetworker`, bundled with RxJS by esbuild)
- * and renders `peers$`, `topics$`, extension messages and `errors$`.
+ * and renders `peers$`, `topics$`, extension messages and `errors$`, and from `metrics$` a live
+ * throughput chart per peer (uPlot, served from node_modules: no CDN) and a progress bar per core.
  *
  * ```ts
  * import { startDashboard } from './examples/dashboard/server'
@@ -24,7 +25,7 @@ import type { AddressInfo } from 'net'
 import path from 'path'
 import { build } from 'esbuild'
 import type { Extension } from '../../lib'
-import { serveNetworker, type RemoteServer, type ServedNetworker } from '../../lib/remote/server'
+import { serveNetworker, type RemoteServer, type ServedNetworker, type ServedStore } from '../../lib/remote/server'
 
 /** What the dashboard needs of a networker: its streams, `configure`, and its key. */
 export type DashboardNetworker = ServedNetworker
@@ -41,6 +42,8 @@ export interface DashboardOptions {
   token?: string
   /** Display names of known peers by hex key (shown beside the key), served as /names.json. */
   names?: ReadonlyMap<string, string>
+  /** The networker's Corestore: lets the page's client ask `progress$(discoveryKey)` of an open core. */
+  store?: ServedStore
 }
 
 /** A running dashboard. */
@@ -57,6 +60,8 @@ export interface Dashboard {
 
 const ROOT = path.join(__dirname, '..', '..')
 const PUBLIC_DIR = path.join(__dirname, 'public')
+/** uPlot 1.6's browser build, served as it is installed (a devDependency of this repository). */
+const UPLOT_DIR = path.join(ROOT, 'node_modules', 'uplot', 'dist')
 /** Where the page finds the networker's endpoint. */
 export const ENDPOINT = '/networker'
 
@@ -64,7 +69,9 @@ export const ENDPOINT = '/networker'
 const STATIC_FILES: Readonly<Record<string, { file: string; type: string }>> = {
   '/': { file: path.join(PUBLIC_DIR, 'index.html'), type: 'text/html; charset=utf-8' },
   '/app.js': { file: path.join(PUBLIC_DIR, 'app.js'), type: 'text/javascript; charset=utf-8' },
-  '/style.css': { file: path.join(PUBLIC_DIR, 'style.css'), type: 'text/css; charset=utf-8' }
+  '/style.css': { file: path.join(PUBLIC_DIR, 'style.css'), type: 'text/css; charset=utf-8' },
+  '/uplot.esm.js': { file: path.join(UPLOT_DIR, 'uPlot.esm.js'), type: 'text/javascript; charset=utf-8' },
+  '/uplot.min.css': { file: path.join(UPLOT_DIR, 'uPlot.min.css'), type: 'text/css; charset=utf-8' }
 }
 
 /**
@@ -103,7 +110,7 @@ export function clientBundle(): Promise<string> {
  * resolves once it listens.
  */
 export async function startDashboard(networker: DashboardNetworker, opts: DashboardOptions = {}): Promise<Dashboard> {
-  const { port = 0, host = '127.0.0.1', chat, token, names = new Map<string, string>() } = opts
+  const { port = 0, host = '127.0.0.1', chat, token, store, names = new Map<string, string>() } = opts
   const namesJson = JSON.stringify(Object.fromEntries(names))
   const script = await clientBundle()
 
@@ -153,7 +160,8 @@ export async function startDashboard(networker: DashboardNetworker, opts: Dashbo
       path: ENDPOINT,
       token,
       extensions: chat === undefined ? [] : [chat],
-      commands: true
+      commands: true,
+      store
     })
   } catch (err) {
     server.close()

@@ -15,6 +15,7 @@ import {
   tap,
   timer
 } from '/networker-remote.js'
+import uPlot from '/uplot.esm.js'
 
 const MAX_LOG = 200
 const $ = (id) => document.getElementById(id)
@@ -31,7 +32,10 @@ const el = (tag, props = {}, children = []) => {
 
 // ── the connection ──────────────────────────────────────────────────────────────────────────
 const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:'
-const token = new URLSearchParams(location.hash.slice(1)).get('token') ?? undefined
+const hash = new URLSearchParams(location.hash.slice(1))
+const token = hash.get('token') ?? undefined
+// ms between metrics samples (`#interval=200`); the networker's default otherwise.
+const METRICS_INTERVAL = Number(hash.get('interval') ?? 1000)
 const networker = connectNetworker(`${scheme}//${location.host}/networker`, { token })
 const names = await fetch('/names.json').then((r) => r.json()).catch(() => ({}))
 
@@ -200,3 +204,121 @@ fromEvent($('configure'), 'submit')
     result.textContent = ok ? `configured ${short(state.discoveryKey)}: ${state.joined ? 'joined' : 'left'}` : `error: ${error}`
     if (ok) $('topic').value = ''
   })
+
+// ── metrics$: a throughput chart per peer (uPlot) and a progress bar per core ─────────────────
+/** Samples kept on the chart. */
+const WINDOW = 120
+const COLORS = ['#3559e0', '#e8590c', '#2f9e44', '#ae3ec9', '#1098ad', '#f08c00', '#c2255c', '#5c940d']
+const rate = (bytes) =>
+  bytes == null
+    ? '–'
+    : bytes >= 1048576
+      ? `${(bytes / 1048576).toFixed(1)} MB/s`
+      : bytes >= 1024
+        ? `${(bytes / 1024).toFixed(1)} KB/s`
+        : `${Math.round(bytes)} B/s`
+const peerLabel = (key) => names[key] ?? short(key)
+
+// The chart's data, uPlot's column layout: [times (s), then per peer: in, out], `null` while absent.
+const traffic = { at: [], peers: new Map() }
+let chart = null
+let chartKeys = ''
+let samples = 0
+// For tests and the curious: the chart, its data and the samples drawn so far.
+window.__dashboard = {
+  get chart() {
+    return chart
+  },
+  get samples() {
+    return samples
+  }
+}
+
+const record = (sample) => {
+  samples++
+  traffic.at.push(sample.at / 1000)
+  const length = traffic.at.length
+  for (const [key, peer] of Object.entries(sample.peers)) {
+    if (!traffic.peers.has(key)) traffic.peers.set(key, { in: Array(length - 1).fill(null), out: Array(length - 1).fill(null) })
+    const series = traffic.peers.get(key)
+    series.in.push(peer.bytesInPerSecond)
+    series.out.push(peer.bytesOutPerSecond)
+  }
+  for (const [key, series] of traffic.peers) {
+    if (series.in.length < length) {
+      series.in.push(null)
+      series.out.push(null)
+    }
+  }
+  if (length > WINDOW) {
+    traffic.at.shift()
+    for (const series of traffic.peers.values()) {
+      series.in.shift()
+      series.out.shift()
+    }
+  }
+  // A peer gone for the whole window leaves the chart.
+  for (const [key, series] of traffic.peers) if (series.in.every((v) => v === null)) traffic.peers.delete(key)
+}
+
+const renderChart = () => {
+  const keys = [...traffic.peers.keys()]
+  const data = [traffic.at, ...keys.flatMap((key) => [traffic.peers.get(key).in, traffic.peers.get(key).out])]
+  $('chart-empty').hidden = traffic.at.length > 0
+  if (chart !== null && keys.join() === chartKeys) {
+    chart.setData(data)
+    return
+  }
+  // The set of peers changed: a chart with their series.
+  chart?.destroy()
+  chartKeys = keys.join()
+  const series = [
+    {},
+    ...keys.flatMap((key, i) => {
+      const stroke = COLORS[i % COLORS.length]
+      return [
+        { label: `${peerLabel(key)} in`, stroke, width: 2, value: (u, v) => rate(v) },
+        { label: `${peerLabel(key)} out`, stroke, width: 1.5, dash: [6, 4], value: (u, v) => rate(v) }
+      ]
+    })
+  ]
+  chart = new uPlot(
+    {
+      width: Math.max(320, $('chart').clientWidth),
+      height: 220,
+      series,
+      scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(1024, max)] } },
+      axes: [{}, { size: 80, values: (u, values) => values.map(rate) }]
+    },
+    data,
+    $('chart')
+  )
+}
+
+const renderCores = (cores) => {
+  $('cores').replaceChildren(
+    ...cores.map((core) => {
+      const percent = Math.round(core.progress * 1000) / 10
+      const eta = core.etaSeconds === null ? '' : ` · ${Math.ceil(core.etaSeconds)} s left`
+      const state = core.synced ? (core.peers > 0 ? 'synced' : 'no peers') : `${rate(core.bytesDownPerSecond)}${eta}`
+      return el('li', { dataset: { key: core.discoveryKey, progress: String(core.progress), synced: String(core.synced) } }, [
+        el('span', { class: 'key', title: core.discoveryKey, text: short(core.discoveryKey) }),
+        el('div', { class: 'bar', role: 'progressbar', 'aria-valuemin': '0', 'aria-valuemax': '100', 'aria-valuenow': String(percent) }, [
+          el('div', { class: 'fill', style: `width: ${percent}%` })
+        ]),
+        el('span', {
+          class: 'detail',
+          text: `${percent}% · ${core.contiguousLength}/${core.remoteLength || core.length} blocks · ${core.peers} peer${core.peers === 1 ? '' : 's'} · ${state}`
+        })
+      ])
+    })
+  )
+  $('core-count').textContent = String(cores.length)
+  $('cores-empty').hidden = cores.length > 0
+}
+
+networker.metrics$({ interval: METRICS_INTERVAL }).subscribe((sample) => {
+  record(sample)
+  renderChart()
+  renderCores(Object.values(sample.cores).sort((a, b) => a.discoveryKey.localeCompare(b.discoveryKey)))
+})
