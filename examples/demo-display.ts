@@ -10,8 +10,11 @@ import type { TopicState } from '../lib'
 export interface Display {
   /** The one-line headline: what the demo is doing now. */
   status(text: string): void
-  /** A node's progress in blocks: the writer appending, a reader downloading. */
-  progress(name: string, done: number, total: number): void
+  /**
+   * A node's progress in blocks: the writer appending, a reader downloading (with its download
+   * rate in bytes per second, from `metrics$`, when known).
+   */
+  progress(name: string, done: number, total: number, rate?: number): void
   /** A node's peer set (as names) and its topic state. */
   node(name: string, peers: readonly string[], topic: TopicState): void
   /** A chat line that arrived. */
@@ -78,7 +81,7 @@ export class TtyDisplay implements Display {
         fps: 12,
         // Redraw every line each frame: a line logged above the bars shifts them all down one row.
         forceRedraw: true,
-        format: (options, params, payload: { name: string; verb: string; mib: string }) => {
+        format: (options, params, payload: { name: string; verb: string; mib: string; rate: string }) => {
           const size = options.barsize ?? 22
           const filled = Math.round(params.progress * size)
           const bar = '█'.repeat(filled) + '░'.repeat(size - filled)
@@ -86,7 +89,8 @@ export class TtyDisplay implements Display {
           const total = String(params.total)
           const done = String(params.value).padStart(total.length)
           const mib = payload.mib.padStart(5)
-          return fit(`  ${pad(payload.name, NAME_WIDTH)}${bar} ${percent}%  ${pad(payload.verb, 11)}${done}/${total} blocks  ${mib} MiB`)
+          const rate = payload.rate === '' ? '' : `  ${payload.rate.padStart(6)} MiB/s`
+          return fit(`  ${pad(payload.name, NAME_WIDTH)}${bar} ${percent}%  ${pad(payload.verb, 11)}${done}/${total} blocks  ${mib} MiB${rate}`)
         }
       })
     const text = (initial: string): cliProgress.SingleBar =>
@@ -96,7 +100,7 @@ export class TtyDisplay implements Display {
     this.statusLine = text('  starting…')
     text('')
     for (const { name, verb } of opts.bars) {
-      this.bars.set(name, this.multibar.create(1, 0, { name, verb, mib: '0.0' }))
+      this.bars.set(name, this.multibar.create(1, 0, { name, verb, mib: '0.0', rate: '' }))
     }
     text('')
     const headings = ['announce', 'lookup', 'joined', 'flushed'].map((h) => pad(h, FLAG_WIDTH)).join('')
@@ -111,11 +115,11 @@ export class TtyDisplay implements Display {
     this.statusLine.update(0, { text: `  ${text}` })
   }
 
-  progress(name: string, done: number, total: number): void {
+  progress(name: string, done: number, total: number, rate?: number): void {
     const bar = this.bars.get(name)
     if (bar === undefined || this.stopped) return
     bar.setTotal(total)
-    bar.update(done, { mib: ((done * this.blockSize) / MiB).toFixed(1) })
+    bar.update(done, { mib: ((done * this.blockSize) / MiB).toFixed(1), ...(rate === undefined ? {} : { rate: (rate / MiB).toFixed(1) }) })
   }
 
   node(name: string, peers: readonly string[], topic: TopicState): void {
@@ -179,11 +183,12 @@ export class PlainDisplay implements Display {
     this.changed('status', text)
   }
 
-  progress(name: string, done: number, total: number): void {
+  progress(name: string, done: number, total: number, rate?: number): void {
     const quarter = total === 0 ? 4 : Math.floor((done / total) * 4)
     if ((this.lastQuarter.get(name) ?? -1) >= quarter) return
     this.lastQuarter.set(name, quarter)
-    this.print(`${name} ${this.verbs.get(name) ?? 'at'} ${done}/${total} blocks (${quarter * 25}%)`)
+    const speed = rate === undefined ? '' : ` at ${(rate / MiB).toFixed(1)} MiB/s`
+    this.print(`${name} ${this.verbs.get(name) ?? 'at'} ${done}/${total} blocks (${quarter * 25}%)${speed}`)
   }
 
   node(name: string, peers: readonly string[], topic: TopicState): void {
