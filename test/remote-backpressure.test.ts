@@ -9,7 +9,8 @@ import c from 'compact-encoding'
 import { firstValueFrom } from 'rxjs'
 import { EXTENSION_PROTOCOL } from '../lib/extensions'
 import { BatchReader, MSG_ACK, decodeResume, encodeAck } from '../lib/extensions/wire'
-import { REMOTE_MAX_WAITING_SENDS } from '../lib/budgets'
+import { REMOTE_MAX_WAITING_SENDS, STALLED_WINDOWS } from '../lib/budgets'
+import type { NetworkerError } from '../lib/errors'
 import { KEEPALIVE_PROTOCOL } from '../lib/keepalive'
 import type { Extension, ReactiveNetworker } from '../lib'
 import { serveNetworker, type RemoteServer, type ServeOptions } from '../lib/remote/server'
@@ -159,6 +160,9 @@ async function sendMany(
 test('20,000 remote sends to a peer that never acknowledges: the window and the per-client cap are accepted, the rest refused with ERR_BACKPRESSURE; the server heap stays bounded', async () => {
   const mute = await hostWithMutePeer()
   const { client, peer } = await serveWithClient(mute)
+  const errors: NetworkerError[] = []
+  const subscription = mute.host.errors$.subscribe((e) => errors.push(e))
+  h.onCleanup(() => subscription.unsubscribe())
 
   const before = used()
   const first = await sendMany(client, peer, 5000)
@@ -175,20 +179,27 @@ test('20,000 remote sends to a peer that never acknowledges: the window and the 
       `heap and buffers +${growth.toFixed(1)} MiB (+${lateGrowth.toFixed(1)} MiB over the last 15,000)`
   )
 
-  // The window, then the client's cap of waiting messages, are accepted...
-  expect(accepted.length).toBe(WINDOW_MESSAGES - 1 + REMOTE_MAX_WAITING_SENDS)
+  // The window, then the client's cap of waiting messages, are accepted; everything beyond is
+  // refused with a stable code: nothing queued, nothing held.
   expect(accepted.every((r) => r.accepted)).toBe(true)
-  expect(accepted.filter((r) => !r.full).length).toBe(WINDOW_MESSAGES - 1)
-  expect(accepted.map((r) => r.waiting).slice(-3)).toEqual([
-    REMOTE_MAX_WAITING_SENDS - 2,
-    REMOTE_MAX_WAITING_SENDS - 1,
-    REMOTE_MAX_WAITING_SENDS
-  ])
-  // ...and everything beyond is refused with a stable code: nothing queued, nothing held.
-  expect(refused).toBe(20_000 - accepted.length)
-  expect(rest.refused.get('ERR_BACKPRESSURE')).toBe(15_000)
+  expect(accepted.length + refused).toBe(20_000)
+  expect(accepted.filter((r) => !r.full).length).toBeGreaterThanOrEqual(WINDOW_MESSAGES - 1)
+  expect(Math.max(...accepted.map((r) => r.waiting))).toBeLessThanOrEqual(REMOTE_MAX_WAITING_SENDS)
   expect(lateGrowth).toBeLessThan(1)
-  expect(mute.chat.stats.dropped).toBe(0)
+  // Until the peer counts as stalled (its window full with no acknowledgement for STALL_MS, which
+  // a loaded machine can reach before the 20,000 are sent), exactly the window and the cap are
+  // accepted. Once stalled, senders stop waiting for it: sends answer `full: false` again, the
+  // lane holds at most STALLED_WINDOWS windows, and what is sent beyond is dropped, counted and
+  // (when the stall ends or the peer goes) reported. Either way nothing beyond that is held.
+  const stalled = errors.some((e) => e.code === 'ERR_PEER_STALLED')
+  if (!stalled) {
+    expect(accepted.length).toBe(WINDOW_MESSAGES - 1 + REMOTE_MAX_WAITING_SENDS)
+    expect(rest.refused.get('ERR_BACKPRESSURE')).toBe(15_000)
+    expect(mute.chat.stats.dropped).toBe(0)
+  } else {
+    expect(accepted.length).toBeGreaterThanOrEqual(WINDOW_MESSAGES - 1 + REMOTE_MAX_WAITING_SENDS)
+    expect(mute.chat.stats.dropped).toBe(Math.max(0, accepted.length - STALLED_WINDOWS * WINDOW_MESSAGES))
+  }
   expect(await firstValueFrom(client.connection$)).toBe('open')
 }, 120_000)
 
