@@ -55,9 +55,14 @@ export class BareNode implements SoakNode {
   readonly peerEvents$ = this.events.asObservable()
   readonly errors$: Observable<{ code: string; message: string }> = NEVER
 
+  /**
+   * @param maxPeers Hyperswarm's `maxPeers` (undefined: its default, 64). Hyperswarm 4 checks it
+   *   only when it dials: inbound connections are not bounded, so a bare host can end above it.
+   */
   constructor(
     private readonly store: Corestore,
-    private readonly dht: HyperDHT
+    private readonly dht: HyperDHT,
+    private readonly maxPeers?: number
   ) {}
 
   loadKeyPair(): Promise<Corestore.KeyPair> {
@@ -73,11 +78,13 @@ export class BareNode implements SoakNode {
     // Hyperswarm alone looks a topic up again every 10 minutes: hosts that join at the same
     // instant miss each other's announces and never meet. The nudge a caller of the bare stack
     // would add: look again on the soak's backoff, then every 2 s while Hyperswarm knows of more
-    // peers than are connected.
+    // peers than are connected and the host has room for more (below `maxPeers`: a caller with a
+    // bounded degree stops looking once it is full, else it would look every 2 s for ever).
+    const room = (): boolean => this.byKey.size < (this.maxPeers ?? Infinity)
     const step = (i: number): void => {
       if (swarm.destroyed) return
       this.relookup = setTimeout(() => {
-        if (i < RELOOKUPS.length || this.byKey.size < swarm.peers.size) void discovery.refresh().catch(() => {})
+        if (i < RELOOKUPS.length || (this.byKey.size < swarm.peers.size && room())) void discovery.refresh().catch(() => {})
         step(i + 1)
       }, RELOOKUPS[Math.min(i, RELOOKUPS.length - 1)])
     }
@@ -94,7 +101,7 @@ export class BareNode implements SoakNode {
   }
 
   private open(keyPair: Corestore.KeyPair): Hyperswarm {
-    const swarm = new Hyperswarm({ dht: this.dht, keyPair })
+    const swarm = new Hyperswarm({ dht: this.dht, keyPair, ...(this.maxPeers === undefined ? {} : { maxPeers: this.maxPeers }) })
     swarm.on('connection', (conn: NoiseSecretStream) => {
       const stream = conn as unknown as PeerStream
       const key = Buffer.from(conn.remotePublicKey).toString('hex')

@@ -12,7 +12,8 @@
  *   --block-size B      blocks are `blockContent(i, B)` (default: the short `block i`)
  *   --join-on-command   prepare (store, core, key pair), say `prepared`, join on {"cmd":"join"}
  *   --report-timeouts   say `timeouts` every second (each peer's idle time-out and keep-alive)
- * Env `HOST_TIMEOUT`: the networker's `timeout` (default 2000). Env `HOST_STACK=bare`: the bare
+ * Env `HOST_TIMEOUT`: the networker's `timeout` (default 2000). Env `HOST_MAX_PEERS`: `maxPeers`
+ * (the networker's; Hyperswarm's on the bare stack; default: theirs, 64). Env `HOST_STACK=bare`: the bare
  * stack instead of a networker (`bare-node.ts`: Hyperswarm, Corestore and a Protomux probe);
  * with it, `HOST_BARE_KEEPALIVE=MS` sets that keep-alive on every bare connection (HyperDHT's own
  * is 5 s; a networker with `timeout: 2000` asks for 500 ms). Env `HOST_DIAL_LOG=1`: a `dial` event
@@ -25,14 +26,21 @@
  *     error, errorAt, role, timeout, udx} · conn-error {remote, message, verdict}
  *   (`udx`: the UDX stream's rto count, retransmits, rtt, inflight, cwnd and packets received;
  *   `verdict`, for the idle watchdog's closes: the silence, budget, round-trip and stall allowances)
- *   blocks {verified, stored, duplicates, bad, hotswaps, length} (readers; `at` is the last change;
- *     `hotswaps`: block requests Hypercore sent to a second or third peer while one was in flight)
+ *   blocks {verified, stored, duplicates, bad, hotswaps, length, senders} (readers; `at` is the last change;
+ *     `hotswaps`: block requests Hypercore sent to a second or third peer while one was in flight;
+ *     `senders`: blocks downloaded (first time) per sending host, so a run shows which readers got
+ *     everything through other readers)
  *   duplicate {index, from, first, after} (a block downloaded again: from whom, first from whom, ms later)
  *   appending {from, count} · appended {length} · verified {ok, count, length}
- *   stats {whole, since, droppedByKernel, udp} (`udp`: this namespace's /proc/net/snmp UDP counters) · snapshot {conns} · neterror {code, message} · error {message}
+ *   stats {whole, since, droppedByKernel, udp, dht, memory} (`udp`: this namespace's /proc/net/snmp UDP
+ *     counters; `dht`: the DHT node's counters, `DhtCounters` in soak-report.ts: topic lookups and
+ *     announces, FIND_PEER queries and dials, counted by wrapping this host's `dht.query` and
+ *     `dht.connect`; `memory`: process.memoryUsage() in MiB) · snapshot {conns} · neterror {code, message} · error {message}
  * A connection's `id` is its Noise handshake hash (the same at both ends); `remote`, `keys` and
  * `from` name hosts by `shortKey` (16 hex characters of the public key); `role` at close: `current` (it was its peer's connection), `replaced` (the
- * peer had another connection: dedup dropped or replaced this one) or `unadmitted` (no peer).
+ * peer had another connection: dedup dropped or replaced this one) or `unadmitted` (no peer);
+ * `wasPeer` at close: it was the peer's connection at some moment; `held`: the `maxPeers` slots
+ * this host held as it closed, its remote aside (peers, and remote keys of other open connections).
  *
  * Commands: append {from, count, size?} · verify {count} · join · stats · snapshot
  */
@@ -49,10 +57,17 @@ import type { Peer, PeerStream } from '../../lib/peer'
 import { noiseOf } from '../kit/peers'
 import { shortKey } from './keys'
 import { BareNode, SoakNode } from './bare-node'
-import { LOOP_RESOLUTION_MS, loopDelayOf } from './soak-report'
+import { DhtCounters, LOOP_RESOLUTION_MS, loopDelayOf } from './soak-report'
 
 /** At most one `blocks` event per this many ms (each carries the time of its last change). */
 const BLOCKS_REPORT_MS = 200
+
+/** HyperDHT's LOOKUP and FIND_PEER commands (hyperdht/lib/constants.js). */
+const LOOKUP = 3
+const FIND_PEER = 2
+
+/** `HOST_MAX_PEERS`: `maxPeers` for the node (unset: the stack's default). */
+const MAX_PEERS = process.env.HOST_MAX_PEERS === undefined || process.env.HOST_MAX_PEERS === '' ? undefined : Number(process.env.HOST_MAX_PEERS)
 
 const [role, address, ...rest] = process.argv.slice(2)
 const positional = rest.filter((arg, i) => !arg.startsWith('--') && !(rest[i - 1] ?? '').match(/^--(nodes|block-size)$/))
@@ -106,25 +121,8 @@ async function main(): Promise<void> {
   const dht = new HyperDHT({ bootstrap: [{ host, port: Number(port) }], host: address, ephemeral: true, firewalled: false })
   // Hosts on one bridge reach each other directly: not firewalled (HyperDHT's holepunch path
   // for firewalled nodes opens connections that never carry data between namespaces).
-  if (process.env.HOST_DIAL_LOG === '1') {
-    // Diagnostics: every dial this host makes (HyperDHT connect), and how long until it opened or failed.
-    const node = dht as unknown as { connect: (...args: unknown[]) => NoiseSecretStream }
-    const connect = node.connect.bind(node)
-    node.connect = (...args: unknown[]): NoiseSecretStream => {
-      const started = Date.now()
-      const stream = connect(...args)
-      let opened = false
-      stream.once('open', () => {
-        opened = true
-        say({ event: 'dial', ok: true, ms: Date.now() - started, at: started })
-      })
-      stream.once('close', () => {
-        if (!opened) say({ event: 'dial', ok: false, ms: Date.now() - started, at: started })
-      })
-      return stream
-    }
-  }
-  const networker: SoakNode = process.env.HOST_STACK === 'bare' ? new BareNode(store, dht) : networkerNode(store, dht)
+  const counters = countDhtActivity(dht, process.env.HOST_DIAL_LOG === '1')
+  const networker: SoakNode = process.env.HOST_STACK === 'bare' ? new BareNode(store, dht, MAX_PEERS) : networkerNode(store, dht)
   const hex = (key: Uint8Array): string => b4a.toString(key, 'hex')
   const udxOf = (stream: NoiseSecretStream): Record<string, number> | null => {
     const raw = stream.rawStream as unknown as Record<string, number> | null
@@ -135,6 +133,15 @@ async function main(): Promise<void> {
   // Every raw connection (before admission and dedup), and which one each peer rides on.
   const opened = new Map<PeerStream, { id: string; at: number; error: string | null; errorAt: number | null }>()
   const currentOf = new Map<string, PeerStream>()
+  /** Connections that were some peer's at some moment. */
+  const wasPeer = new WeakSet<PeerStream>()
+  /** Slots held, `remote` aside: the peers' keys and those of other open connections. */
+  const heldBesides = (remote: string, conn: PeerStream): number => {
+    const keys = new Set(currentOf.keys())
+    for (const other of opened.keys()) if (other !== conn) keys.add(shortKey(other.remotePublicKey))
+    keys.delete(remote)
+    return keys.size
+  }
   let nextId = 0
   networker.connections$.subscribe(({ type, connection }) => {
     const stream = connection as unknown as NoiseSecretStream
@@ -153,6 +160,7 @@ async function main(): Promise<void> {
       return
     }
     const entry = opened.get(connection)
+    const held = heldBesides(remote, connection)
     opened.delete(connection)
     const current = currentOf.get(remote)
     say({
@@ -166,6 +174,8 @@ async function main(): Promise<void> {
       error: entry?.error ?? null,
       errorAt: entry?.errorAt ?? null,
       role: current === connection ? 'current' : current !== undefined ? 'replaced' : 'unadmitted',
+      wasPeer: wasPeer.has(connection),
+      held,
       timeout: stream.timeout,
       udx: udxOf(stream)
     })
@@ -186,7 +196,10 @@ async function main(): Promise<void> {
   networker.peerEvents$.subscribe(({ type, peer }) => {
     const remote = shortKey(peer.remotePublicKey)
     if (type === 'remove') currentOf.delete(remote)
-    else currentOf.set(remote, peer.stream)
+    else {
+      currentOf.set(remote, peer.stream)
+      wasPeer.add(peer.stream)
+    }
     say({ event: 'peer-' + type, remote })
   })
 
@@ -227,7 +240,17 @@ async function main(): Promise<void> {
         say({ event: 'verified', ok, count, length: core.length })
       } else if (command.cmd === 'stats') {
         const udx = (dht as unknown as { udx?: { packetsDroppedByKernel?: number } }).udx
-        say({ event: 'stats', whole: loopDelayOf(whole), since: loopDelayOf(since), droppedByKernel: udx?.packetsDroppedByKernel ?? null, udp: udpCounters() })
+        const mib = (bytes: number): number => Math.round((bytes / 2 ** 20) * 10) / 10
+        const m = process.memoryUsage()
+        say({
+          event: 'stats',
+          whole: loopDelayOf(whole),
+          since: loopDelayOf(since),
+          droppedByKernel: udx?.packetsDroppedByKernel ?? null,
+          udp: udpCounters(),
+          dht: counters(),
+          memory: { rss: mib(m.rss), heapUsed: mib(m.heapUsed), heapTotal: mib(m.heapTotal), external: mib(m.external), arrayBuffers: mib(m.arrayBuffers) }
+        })
         since.reset()
       } else if (command.cmd === 'snapshot') {
         const now = Date.now()
@@ -263,7 +286,8 @@ function networkerNode(store: Corestore, dht: HyperDHT): SoakNode {
   const networker = new ReactiveNetworker(store, {
     dht,
     timeout: Number(process.env.HOST_TIMEOUT ?? 2000),
-    relookupBackoff: [500, 1000, 2000]
+    relookupBackoff: [500, 1000, 2000],
+    ...(MAX_PEERS === undefined ? {} : { maxPeers: MAX_PEERS })
   })
   return {
     connections$: networker.connections$,
@@ -274,6 +298,49 @@ function networkerNode(store: Corestore, dht: HyperDHT): SoakNode {
     join: (discoveryKey) => networker.configure(discoveryKey, { announce: true, lookup: true }),
     close: () => networker.close()
   }
+}
+
+/**
+ * Counts what this host's DHT node does for the topic, from outside the library: every query
+ * HyperDHT starts goes through `dht.query` (Hyperswarm's `lookup`, `announce` and `unannounce` of
+ * a topic are LOOKUP queries, the last two with a commit, counted as `announces`; a dial to a remote whose address is not
+ * known yet starts with a FIND_PEER query), and every dial through `dht.connect`. The routing
+ * table's own refreshes bypass `query` and show only in `dht.stats.queries.total`. With `log`,
+ * also a `dial` event {ok, ms} for every dial (`at`: when it started).
+ */
+function countDhtActivity(dht: HyperDHT, log: boolean): () => DhtCounters {
+  const counts = { lookups: 0, announces: 0, findPeers: 0, dials: 0, dialsFailed: 0 }
+  const node = dht as unknown as {
+    query: (q: { command: number }, opts?: { commit?: unknown }) => unknown
+    connect: (...args: unknown[]) => NoiseSecretStream
+    stats?: { queries?: { total?: number } }
+  }
+  const query = node.query.bind(node)
+  node.query = (q, opts) => {
+    if (q.command === LOOKUP) {
+      counts.lookups++
+      if (opts?.commit !== undefined) counts.announces++
+    } else if (q.command === FIND_PEER) counts.findPeers++
+    return query(q, opts)
+  }
+  const connect = node.connect.bind(node)
+  node.connect = (...args: unknown[]): NoiseSecretStream => {
+    const started = Date.now()
+    counts.dials++
+    const stream = connect(...args)
+    let opened = false
+    stream.once('open', () => {
+      opened = true
+      if (log) say({ event: 'dial', ok: true, ms: Date.now() - started, at: started })
+    })
+    stream.once('close', () => {
+      if (opened) return
+      counts.dialsFailed++
+      if (log) say({ event: 'dial', ok: false, ms: Date.now() - started, at: started })
+    })
+    return stream
+  }
+  return () => ({ at: Date.now(), pid: process.pid, ...counts, queries: node.stats?.queries?.total ?? 0 })
 }
 
 /**
@@ -290,7 +357,7 @@ async function trackBlocks(core: Corestore.Hypercore, size: number | undefined):
   // idle ("hotswap"); both answers are verified and each fires 'download'.
   const replicator = (core as unknown as { replicator?: { stats?: { hotswaps?: number } } }).replicator
   const hotswaps = (): number | null => replicator?.stats?.hotswaps ?? null
-  const sayBlocks = (): void => say({ event: 'blocks', ...counts, hotswaps: hotswaps(), length: core.length, at: changed })
+  const sayBlocks = (): void => say({ event: 'blocks', ...counts, hotswaps: hotswaps(), length: core.length, senders, at: changed })
   const report = (): void => {
     timer ??= setTimeout(() => {
       timer = null
@@ -306,6 +373,8 @@ async function trackBlocks(core: Corestore.Hypercore, size: number | undefined):
   }
   // Who sent each block first, to show where a duplicate came from (the first 50 are reported).
   const firstFrom = new Map<number, { from: string; at: number }>()
+  // Blocks per sender (first downloads only): did this reader get them from the writer or through others?
+  const senders: Record<string, number> = {}
   core.on('download', (index: number, _bytes: number, from: { remotePublicKey?: Uint8Array } | null) => {
     const sender = from?.remotePublicKey ? shortKey(from.remotePublicKey) : 'unknown'
     if (seen.has(index)) {
@@ -318,6 +387,7 @@ async function trackBlocks(core: Corestore.Hypercore, size: number | undefined):
     }
     seen.add(index)
     firstFrom.set(index, { from: sender, at: Date.now() })
+    senders[sender] = (senders[sender] ?? 0) + 1
     void core.get(index, { timeout: 10_000 }).then(
       (block) => {
         if (check(block, index)) counts.verified++

@@ -22,6 +22,13 @@ export interface ConnClose extends ConnOpen {
   /** What the connection was to this end's networker when it closed (see host-process.ts). */
   readonly role: 'current' | 'replaced' | 'unadmitted'
   readonly lived: number | null
+  /** It was this end's peer at some moment (its `peers` listed the remote over this connection). */
+  readonly wasPeer?: boolean
+  /**
+   * The `maxPeers` slots this end held when it closed, this connection's remote aside: its
+   * peers and the remote keys of its other connections still open (pending admission).
+   */
+  readonly held?: number
 }
 
 /** A connection still open at the end of the run, at one end (a host's `snapshot`). */
@@ -58,6 +65,8 @@ export interface ConnectionInput {
   readonly endAt: number
   /** A connection open at the end counts as silent only once it is at least this old (ms). */
   readonly silentAfter: number
+  /** Every host's `maxPeers`, when the run set one: closes by a full host are then counted apart (`atMaxPeers`). */
+  readonly maxPeers?: number | null
 }
 
 export interface HealthyDrop {
@@ -81,6 +90,12 @@ export interface ConnectionAnalysis {
   readonly duplicateCloses: number
   /** Closed, and either end was cut or killed during the connection's life. */
   readonly disturbedCloses: number
+  /**
+   * Closed without an error by an end that held every `maxPeers` slot (the remote aside) and
+   * for which it was no peer any more: `refused`, never its peer (closed as it arrived);
+   * `evicted`, its peer until then (closed to make room for another). Deliberate, not drops.
+   */
+  readonly atMaxPeers: { readonly refused: number; readonly evicted: number }
   readonly healthyDrops: {
     /** Connections, each counted once whichever ends saw it close. */
     readonly connections: number
@@ -157,7 +172,10 @@ function median(values: readonly number[]): number | null {
  *    already riding on another connection: the one dropped or replaced), and
  * 3. data crossed it: some end received a byte after the handshake. A connection over which
  *    nothing ever crossed was never healthy; dropping it (by the handshake budget, never having
- *    been a peer) is what the networker must do with it. It counts in `neverCarriedData`.
+ *    been a peer) is what the networker must do with it. It counts in `neverCarriedData`, and
+ * 4. (with `maxPeers`) the end that closed it first did not close it without an error while it
+ *    held every `maxPeers` slot and the connection was no peer there (a full host refusing a
+ *    newcomer, or closing a peer to make room for one): those count in `atMaxPeers`.
  * Both ends report their close; a connection is counted once (by its Noise handshake hash,
  * the same at both ends), and its pair once in `pairs`.
  */
@@ -178,6 +196,8 @@ export function analyseConnections(input: ConnectionInput): ConnectionAnalysis {
 
   let duplicateCloses = 0
   let disturbedCloses = 0
+  const atMaxPeers = { refused: 0, evicted: 0 }
+  const maxPeers = input.maxPeers ?? null
   const drops: HealthyDrop[] = []
   let silent = 0
   let silentPeers = 0
@@ -196,6 +216,11 @@ export function analyseConnections(input: ConnectionInput): ConnectionAnalysis {
     const first = decidingClose(closes)
     if (closedAsDuplicate(first)) {
       duplicateCloses++
+      continue
+    }
+    if (maxPeers !== null && first.error === null && first.role === 'unadmitted' && (first.held ?? 0) >= maxPeers) {
+      if (first.wasPeer === true) atMaxPeers.evicted++
+      else atMaxPeers.refused++
       continue
     }
     if ([...closes, ...atEnd].every((e) => e.read === 0)) {
@@ -230,6 +255,7 @@ export function analyseConnections(input: ConnectionInput): ConnectionAnalysis {
     closed: closesById.size,
     duplicateCloses,
     disturbedCloses,
+    atMaxPeers,
     healthyDrops: {
       connections: drops.length,
       pairs: new Set(drops.map((d) => d.pair.join('-'))).size,
@@ -318,4 +344,241 @@ export function thousands(n: number): string {
 export function table(rows: ReadonlyArray<readonly [string, string]>): string {
   const width = Math.max(...rows.map(([k]) => k.length))
   return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n')
+}
+
+/**
+ * The fewest peers a host of a partial mesh (`maxPeers` K below N − 1) must keep:
+ * min(K, max(2, ⌈K / 3⌉)). Two, so that no host is one failure away from being cut off from the
+ * data; a third of K for larger K (a low water mark below the high one, as libp2p's connection
+ * manager keeps); never above K. K = 4 → 2, K = 8 → 3, K = 12 → 4. The library documents the same
+ * rule as the least a topic keeps looking for (issue 25): change both together.
+ */
+export function minPeersFor(maxPeers: number): number {
+  if (!Number.isInteger(maxPeers) || maxPeers < 1) throw new RangeError(`maxPeers must be a positive whole number, not ${maxPeers}`)
+  return Math.min(maxPeers, Math.max(2, Math.ceil(maxPeers / 3)))
+}
+
+/** The graph of connections: host i's neighbours by index, over edges both ends list. */
+export interface PeerGraph {
+  readonly adjacency: ReadonlyArray<readonly number[]>
+  /** Entries one host lists whose remote does not list it back (a connection one end has not admitted, or not dropped, yet). */
+  readonly oneSided: number
+  /** Entries naming no host of the run. */
+  readonly unknown: number
+}
+
+/**
+ * The mutual graph: `keys[i]` is host i's key, `peers[i]` the keys host i lists as peers. An
+ * edge only where both ends list each other: a connection is a peer at both ends or it is no
+ * edge (issue 25: a connection that is a peer at one end only carries no replication).
+ */
+export function mutualGraph(keys: readonly string[], peers: ReadonlyArray<readonly string[]>): PeerGraph {
+  const index = new Map(keys.map((k, i) => [k, i]))
+  const listed = peers.map((list) => new Set(list))
+  let oneSided = 0
+  let unknown = 0
+  const adjacency = keys.map((key, i) => {
+    const out: number[] = []
+    for (const peer of listed[i] ?? []) {
+      const j = index.get(peer)
+      if (j === undefined || j === i) unknown++
+      else if (listed[j]?.has(key)) out.push(j)
+      else oneSided++
+    }
+    return out.sort((a, b) => a - b)
+  })
+  return { adjacency, oneSided, unknown }
+}
+
+/** Hops from `source` to every host over `adjacency` (breadth first); null for a host out of reach. */
+export function distancesFrom(adjacency: ReadonlyArray<readonly number[]>, source: number): Array<number | null> {
+  const out: Array<number | null> = adjacency.map(() => null)
+  if (source < 0 || source >= adjacency.length) return out
+  out[source] = 0
+  const queue = [source]
+  for (let head = 0; head < queue.length; head++) {
+    const at = queue[head]
+    for (const next of adjacency[at]) {
+      if (out[next] !== null) continue
+      out[next] = (out[at] as number) + 1
+      queue.push(next)
+    }
+  }
+  return out
+}
+
+/** The connected components (host indices, ascending), largest first (then by their first host). */
+export function components(adjacency: ReadonlyArray<readonly number[]>): number[][] {
+  const seen = new Set<number>()
+  const out: number[][] = []
+  for (let start = 0; start < adjacency.length; start++) {
+    if (seen.has(start)) continue
+    const members = distancesFrom(adjacency, start).flatMap((d, i) => (d === null ? [] : [i]))
+    for (const m of members) seen.add(m)
+    out.push(members)
+  }
+  return out.sort((a, b) => b.length - a.length || a[0] - b[0])
+}
+
+/** The diameter: the most hops between any two hosts over shortest paths; null when the graph is split (or empty). */
+export function diameter(adjacency: ReadonlyArray<readonly number[]>): number | null {
+  if (adjacency.length === 0) return null
+  let most = 0
+  for (let i = 0; i < adjacency.length; i++) {
+    for (const d of distancesFrom(adjacency, i)) {
+      if (d === null) return null
+      most = Math.max(most, d)
+    }
+  }
+  return most
+}
+
+/** The partial mesh's bounds: every host between `min` and `max` (K) peers. */
+export interface DegreeBounds {
+  readonly min: number
+  readonly max: number
+}
+
+export interface MeshCheck {
+  /** Connected, and no host below `min` or above `max`. */
+  readonly ok: boolean
+  readonly connected: boolean
+  /** Component sizes, largest first (one: connected). */
+  readonly components: readonly number[]
+  /** null when not connected. */
+  readonly diameter: number | null
+  /** Peers per host over edges both ends list. */
+  readonly degrees: { readonly min: number; readonly median: number; readonly max: number }
+  /** Hosts with fewer than `min` mutual peers. */
+  readonly belowMin: readonly number[]
+  /** Hosts listing more than `max` peers (one-sided entries included: a host above K is above it whatever the remote thinks). */
+  readonly aboveMax: readonly number[]
+  readonly oneSided: number
+}
+
+/**
+ * The partial-mesh criterion of the hosts soak: every host has between `bounds.min` and
+ * `bounds.max` peers, and the graph of connections (edges both ends list) is connected; with its
+ * diameter, degrees and what is wrong when it does not hold.
+ */
+export function checkPartialMesh(keys: readonly string[], peers: ReadonlyArray<readonly string[]>, bounds: DegreeBounds): MeshCheck {
+  const graph = mutualGraph(keys, peers)
+  const parts = components(graph.adjacency)
+  const connected = parts.length === 1
+  const degrees = graph.adjacency.map((a) => a.length)
+  const belowMin = degrees.flatMap((d, i) => (d < bounds.min ? [i] : []))
+  const aboveMax = keys.flatMap((_, i) => (new Set(peers[i] ?? []).size > bounds.max ? [i] : []))
+  return {
+    ok: connected && belowMin.length === 0 && aboveMax.length === 0,
+    connected,
+    components: parts.map((p) => p.length),
+    diameter: connected ? diameter(graph.adjacency) : null,
+    degrees: { min: Math.min(...degrees), median: median(degrees) ?? 0, max: Math.max(...degrees) },
+    belowMin,
+    aboveMax,
+    oneSided: graph.oneSided
+  }
+}
+
+/**
+ * How a partial mesh formed: replaying every host's `peers` events (`keys`, at `at`) in time
+ * order, ms from `from` until the graph was first connected (`connectedMs`), until every host was
+ * first within `bounds` (`boundsMs`), and until both held at once (`bothMs`); null for what never
+ * held. Events before `from` set the starting state (then the figure is 0); events at the same
+ * instant are applied together.
+ */
+export function meshTimeline(
+  keys: readonly string[],
+  events: ReadonlyArray<ReadonlyArray<{ readonly at: number; readonly keys: readonly string[] }>>,
+  from: number,
+  bounds: DegreeBounds
+): { connectedMs: number | null; boundsMs: number | null; bothMs: number | null } {
+  const changes = events.flatMap((list, host) => list.map((e) => ({ host, at: e.at, keys: e.keys }))).sort((a, b) => a.at - b.at)
+  const peers: Array<readonly string[]> = keys.map(() => [])
+  const out: { connectedMs: number | null; boundsMs: number | null; bothMs: number | null } = { connectedMs: null, boundsMs: null, bothMs: null }
+  // No diameter here (a breadth-first walk from every host): this runs after every change, and a
+  // 100-host mesh phase has thousands.
+  const look = (at: number): void => {
+    const adjacency = mutualGraph(keys, peers).adjacency
+    const connected = adjacency.length > 0 && distancesFrom(adjacency, 0).every((d) => d !== null)
+    const inBounds = adjacency.every((a, i) => a.length >= bounds.min && new Set(peers[i]).size <= bounds.max)
+    const ms = Math.max(0, at - from)
+    if (out.connectedMs === null && connected) out.connectedMs = ms
+    if (out.boundsMs === null && inBounds) out.boundsMs = ms
+    if (out.bothMs === null && connected && inBounds) out.bothMs = ms
+  }
+  let i = 0
+  while (i < changes.length && changes[i].at <= from) {
+    peers[changes[i].host] = changes[i].keys
+    i++
+  }
+  look(from)
+  while (i < changes.length && out.bothMs === null) {
+    const at = changes[i].at
+    while (i < changes.length && changes[i].at === at) {
+      peers[changes[i].host] = changes[i].keys
+      i++
+    }
+    look(at)
+  }
+  return out
+}
+
+/**
+ * A host's DHT activity so far (host-process.ts, in its `stats` events), counted on its HyperDHT
+ * node without touching the library: every query the node starts goes through `dht.query`
+ * (except its routing table's own refreshes), and every dial through `dht.connect`.
+ */
+export interface DhtCounters {
+  /** Date.now() of the reading, and the process (a restarted host starts from zero). */
+  readonly at: number
+  readonly pid: number
+  /** Topic queries (HyperDHT's LOOKUP command): Hyperswarm's lookups and announces of a topic, each one DHT walk. */
+  readonly lookups: number
+  /** Of `lookups`, those with a commit: announces (a lookup that then stores the announcement at the closest nodes) and unannounces. */
+  readonly announces: number
+  /** FIND_PEER queries: a dial that has to find the remote's address on the DHT first. */
+  readonly findPeers: number
+  /** `dht.connect` calls: every connection this host tried to open (Hyperswarm's dials). */
+  readonly dials: number
+  /** Of `dials`, those that closed before opening (refused, timed out, failed). */
+  readonly dialsFailed: number
+  /** Every query the DHT node started (`dht.stats.queries.total`), the routing table's own included. */
+  readonly queries: number
+}
+
+/** `DhtCounters` per minute over an interval. */
+export type Activity = Omit<DhtCounters, 'at' | 'pid'>
+
+const ACTIVITY_FIELDS = ['lookups', 'announces', 'findPeers', 'dials', 'dialsFailed', 'queries'] as const
+
+/** Per minute between two readings of the same process (one decimal); null across a restart or over no time. */
+export function activityPerMinute(before: DhtCounters, after: DhtCounters): Activity | null {
+  const ms = after.at - before.at
+  if (after.pid !== before.pid || ms <= 0) return null
+  const rate = (field: (typeof ACTIVITY_FIELDS)[number]): number => Math.round(((after[field] - before[field]) * 60_000 * 10) / ms) / 10
+  return Object.fromEntries(ACTIVITY_FIELDS.map((f) => [f, rate(f)])) as unknown as Activity
+}
+
+export interface ActivitySummary {
+  readonly hosts: number
+  readonly median: Activity
+  readonly max: Activity
+  /** The host with the most lookups, and with the most dials. */
+  readonly busiest: { readonly lookups: string; readonly dials: string }
+}
+
+/** Median and most of each figure over the hosts (by name). */
+export function summarizeActivity(perHost: Readonly<Record<string, Activity>>): ActivitySummary {
+  const entries = Object.entries(perHost)
+  const pick = (f: (a: Activity) => number): number[] => entries.map(([, a]) => f(a))
+  const of = (g: (values: number[]) => number): Activity =>
+    Object.fromEntries(ACTIVITY_FIELDS.map((f) => [f, g(pick((a) => a[f]))])) as unknown as Activity
+  const busiest = (field: 'lookups' | 'dials'): string => entries.reduce<[string, number]>((top, [name, a]) => (a[field] > top[1] ? [name, a[field]] : top), ['', -1])[0]
+  return {
+    hosts: entries.length,
+    median: of((v) => median(v) ?? 0),
+    max: of((v) => Math.max(0, ...v)),
+    busiest: { lookups: busiest('lookups'), dials: busiest('dials') }
+  }
 }

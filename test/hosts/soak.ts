@@ -4,8 +4,13 @@
  * Corestore and ReactiveNetworker, plus a private HyperDHT (a bootstrap and two persistent nodes)
  * in a namespace of its own; one writer and N − 1 readers mesh on one topic. Phases:
  *
- * 1. mesh: every host joins at the same instant; time until every host has N − 1 peers;
- * 2. replicate: the writer appends B blocks; every reader verifies each block exactly once;
+ * 1. mesh: every host joins at the same instant; time until every host has N − 1 peers (a full
+ *    mesh) or, with `--max-peers K` below N − 1 (a partial mesh), until every host has between
+ *    `minPeersFor(K)` and K peers and the graph of connections is connected (its diameter reported);
+ * 1b. steady: nothing happens for `--steady` s; DHT lookups and dials per host per minute are
+ *    counted (and the graph must stay connected);
+ * 2. replicate: the writer appends B blocks; every reader verifies each block exactly once,
+ *    whether it is connected to the writer or gets the blocks through other readers;
  * 3. cut: 20% of the readers lose their link at the switch for 5 s (the writer appends E more
  *    meanwhile), then it comes back; time until the mesh is full again and they caught up;
  * 4. kill: 20% of the readers (others than the cut ones) are SIGKILLed (the writer appends E
@@ -13,9 +18,11 @@
  *    restarted readers hold every block.
  *
  * It prints a table, writes `bench/results/soak-hosts-N.json` and exits non-zero (with the
- * reasons) unless the mesh was full after each phase within `--cap`, every block was verified
- * exactly once by every reader, and (with `--max-healthy-drops K`) at most K healthy connections
- * were dropped. A global `--deadline` stops the whole run; namespaces, processes and temp dirs
+ * reasons) unless the mesh was full (partial: within its bounds and connected) after each phase
+ * within `--cap`, every block was verified exactly once by every reader, (with
+ * `--max-healthy-drops K`) at most K healthy connections were dropped, and (with
+ * `--max-lookups-per-min X` / `--max-dials-per-min Y`) no host looked up or dialled more than that
+ * in the steady state. A global `--deadline` stops the whole run; namespaces, processes and temp dirs
  * are removed on every exit, Ctrl-C included. See docs/scaling.md.
  */
 import fs from 'fs'
@@ -27,40 +34,68 @@ import { Host, HostEvent, HostLauncher } from './host'
 import { shortKey } from './keys'
 import { createTopology, Topology } from './netns'
 import {
+  Activity,
+  ActivitySummary,
   ConnClose,
   ConnOpen,
   ConnOpenAtEnd,
   ConnectionAnalysis,
+  DegreeBounds,
+  DhtCounters,
   Disturbance,
   LOOP_RESOLUTION_MS,
   LoopDelay,
+  MeshCheck,
   PhaseMark,
+  activityPerMinute,
   analyseConnections,
+  checkPartialMesh,
+  distancesFrom,
   meshProgress,
+  meshTimeline,
+  minPeersFor,
+  mutualGraph,
   loopDelayOf,
   loopDelaySummary,
   seconds,
+  summarizeActivity,
   table,
   thousands
 } from './soak-report'
 
 const ROOT = path.join(__dirname, '../..')
+/** `maxPeers` when none is given: Hyperswarm's default, which the networker keeps. */
+const STACK_MAX_PEERS = 64
 const USAGE = `usage: npm run soak:hosts -- --hosts N [options]    (or --smoke: 5 hosts, small, writes nothing)
   --hosts N               hosts besides the DHT: one writer and N − 1 readers (2 to 200)
   --blocks B              blocks the writer appends in phase 2 (default 200)
   --block-size BYTES      size of each block (default 1024)
   --extra-blocks E        blocks appended during the cut and again during the kill (default B / 4)
   --timeout MS            every networker's timeout (default 2000)
+  --max-peers K           every host's maxPeers (the networker's; Hyperswarm's on the bare stack).
+                          Below N − 1 the mesh is partial: the mesh criterion becomes every host
+                          between min(K, max(2, ceil(K/3))) and K peers and the graph of connections
+                          (edges both ends list) connected; its diameter is reported
+  --steady S              the steady window after the mesh: S s in which nothing happens, DHT lookups
+                          and dials are counted per host per minute and the graph must stay
+                          connected (default 30; smoke 5)
+  --max-lookups-per-min X fail if a host made more than X DHT topic lookups (announces included)
+                          per minute in the steady window
+  --max-dials-per-min Y   fail if a host dialled more than Y times per minute in the steady window
   --bare                  the bare stack instead of networkers, to compare (Hyperswarm + Corestore
                           + a Protomux probe channel: a peer once the probe is open at both ends;
                           no time-out but UDX's, no repair); default JSON soak-hosts-N-bare.json
   --fraction F            share of the hosts cut, and killed (default 0.2; at least one reader)
   --cut-ms MS             how long the cut lasts (default 5000)
-  --cap S                 each wait for a full mesh (and for detection) gives up after S s (default 60)
-  --verify-cap S          each wait for every reader to hold every block gives up after S s (default 180)
-  --deadline S            the whole run stops after S s (default 900; smoke 90)
+  --cap S                 each wait for a full mesh (and for detection) gives up after S s
+                          (default max(60, N))
+  --verify-cap S          each wait for every reader to hold every block gives up after S s
+                          (default max(180, 2N))
+  --deadline S            the whole run stops after S s (default: every cap and the steady window
+                          summed, plus 2 s a host and 2 min: 900 s at 20 hosts, 1,250 s at 100; smoke 90)
   --max-healthy-drops K   fail if more than K healthy connections were dropped
-  --out FILE              write the JSON there (default bench/results/soak-hosts-N.json)
+  --out FILE              write the JSON there (default bench/results/soak-hosts-N[-kK][-bare].json,
+                          -kK for a partial mesh)
   --no-write              write no JSON
   --logs DIR              write every host's events (JSON lines) and stderr into DIR`
 
@@ -70,6 +105,11 @@ interface Options {
   readonly blockSize: number
   readonly extraBlocks: number
   readonly timeout: number
+  /** Every host's maxPeers; null: the stack's default (64). */
+  readonly maxPeers: number | null
+  readonly steadyMs: number
+  readonly maxLookupsPerMin: number | null
+  readonly maxDialsPerMin: number | null
   readonly fraction: number
   readonly cutMs: number
   readonly capMs: number
@@ -87,7 +127,25 @@ class UsageError extends Error {}
 function parseArgs(argv: readonly string[]): Options {
   const values = new Map<string, string>()
   const flags = new Set<string>()
-  const withValue = ['--hosts', '--blocks', '--block-size', '--extra-blocks', '--timeout', '--fraction', '--cut-ms', '--cap', '--verify-cap', '--deadline', '--max-healthy-drops', '--out', '--logs']
+  const withValue = [
+    '--hosts',
+    '--blocks',
+    '--block-size',
+    '--extra-blocks',
+    '--timeout',
+    '--max-peers',
+    '--steady',
+    '--max-lookups-per-min',
+    '--max-dials-per-min',
+    '--fraction',
+    '--cut-ms',
+    '--cap',
+    '--verify-cap',
+    '--deadline',
+    '--max-healthy-drops',
+    '--out',
+    '--logs'
+  ]
   for (let i = 0; i < argv.length; i++) {
     const [name, inline] = argv[i].split(/=(.*)/s, 2)
     if (withValue.includes(name)) {
@@ -115,21 +173,37 @@ function parseArgs(argv: readonly string[]): Options {
   const blocks = number('--blocks', smoke ? 50 : 200, (n) => int(n) && n >= 1)
   const write = !smoke && !flags.has('--no-write')
   const bare = flags.has('--bare')
+  const maxPeers = values.has('--max-peers') ? number('--max-peers', 0, (n) => int(n) && n >= 1) : null
+  const partial = maxPeers !== null && maxPeers < hosts - 1
+  const capMs = number('--cap', Math.max(60, hosts), (n) => n > 0) * 1000
+  const verifyCapMs = number('--verify-cap', Math.max(180, 2 * hosts), (n) => n > 0) * 1000
+  const steadyMs = number('--steady', smoke ? 5 : 30, (n) => n >= 0) * 1000
+  // Three waits for the mesh and three for the blocks (mesh/replicate, cut, kill), the steady
+  // window, the processes' start (a second or two each on a busy machine) and two minutes.
+  const deadlineMs = number('--deadline', smoke ? 90 : Math.round((3 * capMs + 3 * verifyCapMs + steadyMs) / 1000 + 2 * hosts + 120), (n) => n > 0) * 1000
+  const suffix = `${partial ? `-k${maxPeers}` : ''}${bare ? '-bare' : ''}`
+  if (steadyMs === 0 && (values.has('--max-lookups-per-min') || values.has('--max-dials-per-min'))) {
+    throw new UsageError('--max-lookups-per-min and --max-dials-per-min are read in the steady window: not with --steady 0')
+  }
   return {
     hosts,
     blocks,
     blockSize: number('--block-size', 1024, (n) => int(n) && n >= 16 && n <= 1 << 20),
     extraBlocks: number('--extra-blocks', Math.max(1, Math.floor(blocks / 4)), int),
     timeout: number('--timeout', 2000, (n) => int(n) && (n === 0 || n >= 100)),
+    maxPeers,
+    steadyMs,
+    maxLookupsPerMin: values.has('--max-lookups-per-min') ? number('--max-lookups-per-min', 0, (n) => n >= 0) : null,
+    maxDialsPerMin: values.has('--max-dials-per-min') ? number('--max-dials-per-min', 0, (n) => n >= 0) : null,
     fraction: number('--fraction', 0.2, (n) => n > 0 && n < 1),
     cutMs: number('--cut-ms', 5000, int),
-    capMs: number('--cap', 60, (n) => n > 0) * 1000,
-    verifyCapMs: number('--verify-cap', 180, (n) => n > 0) * 1000,
-    deadlineMs: number('--deadline', smoke ? 90 : 900, (n) => n > 0) * 1000,
+    capMs,
+    verifyCapMs,
+    deadlineMs,
     maxHealthyDrops: values.has('--max-healthy-drops') ? number('--max-healthy-drops', 0, int) : null,
     smoke,
     bare,
-    out: write ? path.resolve(values.get('--out') ?? path.join(ROOT, 'bench', 'results', `soak-hosts-${hosts}${bare ? '-bare' : ''}.json`)) : null,
+    out: write ? path.resolve(values.get('--out') ?? path.join(ROOT, 'bench', 'results', `soak-hosts-${hosts}${suffix}.json`)) : null,
     logs: values.has('--logs') ? path.resolve(values.get('--logs') as string) : null
   }
 }
@@ -218,9 +292,32 @@ interface ReaderBlocks {
   bad: number
 }
 
+/** The graph of connections at a moment (hosts by name): `MeshCheck` for the JSON. */
+interface GraphState {
+  ok: boolean
+  connected: boolean
+  components: readonly number[]
+  diameter: number | null
+  degrees: MeshCheck['degrees']
+  belowMin: string[]
+  aboveMax: string[]
+  oneSided: number
+}
+
 interface PhaseResult {
-  /** ms from the phase's start (join, restore, restart) until the mesh was full; null: never within the cap. */
+  /**
+   * ms from the phase's start (join, restore, restart) until the mesh was full (partial: every
+   * host within its bounds and the graph connected); null: never within the cap.
+   */
   meshMs: number | null
+  /** Partial mesh: the graph when the wait ended. */
+  graph?: GraphState
+  /** Partial mesh, mesh phase: ms from the join until the graph was first connected, every host first within the bounds, both (`meshTimeline`). */
+  timeline?: { connectedMs: number | null; boundsMs: number | null; bothMs: number | null }
+  /** DHT lookups, dials… per host per minute over the phase (from the previous reading to this phase's end). */
+  activity?: ActivitySummary
+  /** The span those rates are over (ms, median host): a short phase's rates are a few events scaled up. */
+  activityWindowMs?: number
   /** ms until every reader held every block so far; null: not within the cap. */
   blocksMs: number | null
   /** Fewest peers of any host when the wait ended. */
@@ -240,9 +337,40 @@ interface PhaseResult {
   ipMs?: { down: number; up: number }
 }
 
+/** The steady window: nothing happens; how busy the hosts' DHT nodes are, and whether the graph holds. */
+interface SteadyResult {
+  readonly ms: number
+  /** Per host per minute over the window, and the summary (median, most, busiest host). */
+  readonly perHost: Record<string, Activity>
+  readonly activity: ActivitySummary
+  /** Samples of the graph (every 100 ms): how many, how many found it split, the longest split (ms). */
+  readonly samples: number
+  readonly splitSamples: number
+  readonly longestSplitMs: number
+  /** Samples where the mesh criterion (full, or partial bounds + connected) did not hold. */
+  readonly offSamples: number
+  readonly graphAtEnd: GraphState
+}
+
+/** Readers and the writer: where the replicated blocks came from. */
+interface RelayResult {
+  /** Readers with no connection (both ends) to the writer when the append started, by hops from it ("unreachable": no path). */
+  readonly notAdjacentAtAppend: number
+  readonly byDistance: Record<string, number>
+  /** Of those, how many held every block by the end of the replicate phase. */
+  readonly notAdjacentVerified: number
+  /** Readers that downloaded none of the replicate phase's blocks from the writer itself. */
+  readonly nothingFromWriter: number
+  /** Share of all first downloads (every reader, every block) sent by the writer itself. */
+  readonly fromWriterShare: number | null
+}
+
 interface SoakResult {
   readonly kind: 'soak-hosts'
   readonly hosts: number
+  /** `maxPeers` of every host (null: the default, 64), and the bounds of a partial mesh (null: a full mesh is the criterion). */
+  readonly maxPeers: number | null
+  readonly partial: DegreeBounds | null
   readonly smoke: boolean
   readonly startedAt: string
   readonly durationMs: number
@@ -268,6 +396,23 @@ interface SoakResult {
   }
   readonly connections: ConnectionAnalysis | null
   readonly fewestPeersAtEnd: { peers: number; of: number; host: string } | null
+  /** The most peers any host listed at any moment of the run (a `peers` event), and which host. */
+  readonly mostPeersSeen: { peers: number; host: string } | null
+  readonly steady: SteadyResult | null
+  readonly relay: RelayResult | null
+  /** Each host's memory at the end (MiB, process.memoryUsage()), and the sums over the hosts. */
+  readonly memory: {
+    readonly hosts: Record<string, { rss: number; heapUsed: number }>
+    readonly rss: { median: number; max: number; total: number }
+    readonly heapUsed: { median: number; max: number; total: number }
+    /** Each host's largest RSS at any phase's end (a restarted host: either process). */
+    readonly peakRss: { median: number; max: number; total: number }
+    /** The machine's memory when the run ended (MiB). */
+    readonly machineTotal: number
+    readonly machineFreeAtEnd: number
+  }
+  /** Each host's DHT activity over its last process's life (counters at the end). */
+  readonly dhtTotals: Record<string, DhtCounters>
   readonly loopDelay: {
     summary: ReturnType<typeof loopDelaySummary>
     hosts: Record<string, LoopDelay>
@@ -376,22 +521,84 @@ async function soak(opts: Options, startedAt: number, atStart: ReturnType<typeof
     }
     return out.slice(0, 50)
   }
+  /** A partial mesh's bounds (null: the criterion is the full mesh). Without `--max-peers`, the stacks' default. */
+  const degreeLimit = opts.maxPeers ?? STACK_MAX_PEERS
+  const partial: DegreeBounds | null = degreeLimit < n - 1 ? { min: minPeersFor(degreeLimit), max: degreeLimit } : null
+  /** The graph of connections now (hosts in `hosts` order; a host not running lists no peers). */
+  const check = (): MeshCheck => checkPartialMesh(hosts.map((h) => h.key), hosts.map((h) => h.peers), partial ?? { min: n - 1, max: n - 1 })
+  const graphState = (c: MeshCheck = check()): GraphState => ({
+    ...c,
+    belowMin: c.belowMin.map((i) => hosts[i].name),
+    aboveMax: c.aboveMax.map((i) => hosts[i].name)
+  })
+  /** The mesh criterion: a full mesh, or (partial) every host within its bounds and the graph connected. */
+  const meshOk = (): boolean => (partial === null ? fullMesh() : check().ok)
+  const describeGraph = (g: GraphState): string => {
+    const list = (names: readonly string[]): string => `${names.slice(0, 5).join(', ')}${names.length > 5 ? ', …' : ''}`
+    return (
+      `graph ${g.connected ? `connected, diameter ${g.diameter}` : `SPLIT into ${g.components.length} (sizes ${g.components.join(', ')})`}; ` +
+      `peers per host ${g.degrees.min}–${g.degrees.max} (median ${g.degrees.median})` +
+      (g.belowMin.length > 0 ? `; ${g.belowMin.length} below ${partial?.min ?? n - 1} (${list(g.belowMin)})` : '') +
+      (g.aboveMax.length > 0 ? `; ${g.aboveMax.length} above ${partial?.max ?? n - 1} (${list(g.aboveMax)})` : '') +
+      (g.oneSided > 0 ? `; ${g.oneSided} one-sided` : '')
+    )
+  }
   const describeMesh = (): string => {
+    if (partial !== null) return describeGraph(graphState())
     const low = fewest()
     const short = hosts.filter((h) => h.peers.length < n - 1).length
     return `${short} of ${n} hosts short of ${n - 1} peers, fewest ${low.peers} (${low.host})`
   }
 
-  /** Event-loop delay since the last call, per host (the `since` histogram of each host). */
-  const loopDelays = async (): Promise<{ p99Max: number; max: number }> => {
+  /** Each host's last DHT counters read (by name): where the next reading's rates start. */
+  const lastDht = new Map<string, DhtCounters>()
+  /** Each host's largest RSS at any reading (MiB). */
+  const peakRss: Record<string, number> = {}
+  /** A host answers a `stats` command within this (a busy host on a saturated machine takes seconds). */
+  const statsCapMs = 10_000 + n * 100
+  /**
+   * Every running host's stats: event-loop delay since the last call (the `since` histogram of
+   * each host: the worst p99 and max), and DHT activity per host per minute since the last reading.
+   */
+  const readStats = async (): Promise<{
+    loopDelay: { p99Max: number; max: number }
+    perHost: Record<string, Activity>
+    activity: ActivitySummary
+    windowMs: number
+  }> => {
     const live = hosts.filter((h) => h.up && !h.proc.exited)
     const marksAt = live.map((h) => h.proc.events.length)
     live.forEach((h) => h.proc.send({ cmd: 'stats' }))
     const stats = await Promise.all(
-      live.map((h, i) => event(h, (e) => e.event === 'stats', 10_000, 'stats', marksAt[i]).catch(() => null))
+      live.map((h, i) => event(h, (e) => e.event === 'stats', statsCapMs, 'stats', marksAt[i]).catch(() => null))
     )
     const since = stats.flatMap((s) => (s === null ? [] : [s.since as LoopDelay]))
-    return { p99Max: Math.max(0, ...since.map((d) => d.p99)), max: Math.max(0, ...since.map((d) => d.max)) }
+    const perHost: Record<string, Activity> = {}
+    const spans: number[] = []
+    stats.forEach((s, i) => {
+      const rss = (s?.memory as { rss?: number } | undefined)?.rss
+      if (rss !== undefined) peakRss[live[i].name] = Math.max(peakRss[live[i].name] ?? 0, rss)
+      const counters = s?.dht as DhtCounters | undefined
+      if (counters === undefined) return
+      const before = lastDht.get(live[i].name)
+      const rates = before === undefined ? null : activityPerMinute(before, counters)
+      if (rates !== null && before !== undefined) {
+        perHost[live[i].name] = rates
+        spans.push(counters.at - before.at)
+      }
+      lastDht.set(live[i].name, counters)
+    })
+    return {
+      loopDelay: { p99Max: Math.max(0, ...since.map((d) => d.p99)), max: Math.max(0, ...since.map((d) => d.max)) },
+      perHost,
+      activity: summarizeActivity(perHost),
+      windowMs: spans.length === 0 ? 0 : [...spans].sort((a, b) => a - b)[Math.floor(spans.length / 2)]
+    }
+  }
+  /** What a phase's result records at its end: the loop delay and DHT activity over it. */
+  const phaseStats = async (): Promise<Pick<PhaseResult, 'loopDelay' | 'activity' | 'activityWindowMs'>> => {
+    const { loopDelay, activity, windowMs } = await readStats()
+    return { loopDelay, activity, activityWindowMs: windowMs }
   }
 
   /**
@@ -429,26 +636,33 @@ async function soak(opts: Options, startedAt: number, atStart: ReturnType<typeof
 
   /** Waits for the mesh to be full again and every reader to hold `blocks`; `extra` is read afterwards. */
   const onMeshAgain = async (name: string, from: number, blocks: number, extra: () => Partial<PhaseResult>): Promise<void> => {
-    const meshed = await waitFor(fullMesh, opts.capMs)
+    const meshed = await waitFor(meshOk, opts.capMs)
     const meshMs = meshed ? Math.max(from, ...hosts.map((h) => h.peersChangedAt)) - from : null
     const state = describeMesh()
-    const pairs = missingPairs()
+    const graph = partial === null ? undefined : graphState()
+    const pairs = partial === null ? missingPairs() : []
     const low = fewest().peers
     const held = await waitFor(() => allHold(blocks), opts.verifyCapMs)
     const blocksMs = held ? Math.max(from, ...readers().map((h) => h.heldAt(blocks) ?? from)) - from : null
-    if (!meshed) failures.push(`${name}: the mesh was not full again within ${opts.capMs / 1000} s (${state})`)
+    if (!meshed) failures.push(`${name}: ${partial === null ? 'the mesh was not full again' : `the graph was not connected with every host within ${partial.min}–${partial.max} peers again`} within ${opts.capMs / 1000} s (${state})`)
     if (!held) failures.push(`${name}: not every reader held all ${blocks} blocks within ${opts.verifyCapMs / 1000} s (${readers().filter((h) => h.held < blocks).map((h) => `${h.name} ${h.held}`).join(', ')})`)
-    const result: PhaseResult = { meshMs, blocksMs, fewestPeers: low, missingPairs: pairs, ...extra(), loopDelay: await loopDelays() }
+    const result: PhaseResult = { meshMs, graph, blocksMs, fewestPeers: low, missingPairs: pairs, ...extra(), ...(await phaseStats()) }
     phases[name] = result
+    const again = partial === null ? 'full again' : 'connected and within bounds again'
     log(
       `${name}: dropped by all others after ${describeDetection(result.detectionMs ?? {})}; ` +
-        `mesh ${meshed ? `full again after ${seconds(meshMs)}` : `NOT full again (${state})`}; blocks ${held ? `all held after ${seconds(blocksMs)}` : 'missing'}`
+        `mesh ${meshed ? `${again} after ${seconds(meshMs)}${graph === undefined ? '' : ` (${describeGraph(graph)})`}` : `NOT ${again} (${state})`}; ` +
+        `blocks ${held ? `all held after ${seconds(blocksMs)}` : 'missing'}`
     )
   }
 
   const openAtEnd: ConnOpenAtEnd[] = []
   let stopWatch = (): void => {}
   const hostLoopDelay: Record<string, LoopDelay> = {}
+  const hostMemory: Record<string, { rss: number; heapUsed: number }> = {}
+  const dhtTotals: Record<string, DhtCounters> = {}
+  let steady: SteadyResult | null = null
+  let relay: RelayResult | null = null
   try {
     // Setup: namespaces (host 0 is the DHT's), the bundled host script, the DHT, then the hosts.
     const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'networker-soak-'))
@@ -459,7 +673,8 @@ async function soak(opts: Options, startedAt: number, atStart: ReturnType<typeof
     setupMs.namespaces = Date.now() - t
     log(`${n + 1} namespaces with static neighbour entries in ${seconds(setupMs.namespaces)}`)
     t = Date.now()
-    const launcher = new HostLauncher(topology, workDir, { HOST_TIMEOUT: String(opts.timeout), HOST_STACK: opts.bare ? 'bare' : 'networker' }, hostPriority)
+    const env = { HOST_TIMEOUT: String(opts.timeout), HOST_STACK: opts.bare ? 'bare' : 'networker', HOST_MAX_PEERS: opts.maxPeers === null ? '' : String(opts.maxPeers) }
+    const launcher = new HostLauncher(topology, workDir, env, hostPriority)
     resources.launcher = launcher
 
     const stderrOf = (host: { stderr: string }) => (text: string) => {
@@ -494,20 +709,91 @@ async function soak(opts: Options, startedAt: number, atStart: ReturnType<typeof
     log(`DHT (bootstrap + 2 persistent nodes) and ${n} host processes up in ${seconds(setupMs.processes)}`)
 
     // 1. mesh: everyone joins at once. From here on the runner's own loop delay is measured.
+    // A first reading of every host's counters: the mesh phase's activity counts from it.
+    await readStats()
     runnerLoop.enable()
     stopWatch = watchStalls()
     current = 'mesh'
     const joinAt = Date.now()
     marks.push({ name: 'mesh', from: joinAt })
     for (const h of hosts) h.proc.send({ cmd: 'join' })
-    const meshed = await waitFor(fullMesh, opts.capMs)
+    const meshed = await waitFor(meshOk, opts.capMs)
     const meshMs = meshed ? Math.max(joinAt, ...hosts.map((h) => h.peersChangedAt)) - joinAt : null
     const meshState = describeMesh()
-    if (!meshed) failures.push(`mesh: no full mesh within ${opts.capMs / 1000} s (${meshState})`)
-    const peerCounts = hosts.map((h) => h.proc.events.filter((e) => e.event === 'peers').map((e) => ({ at: e.at ?? 0, count: (e.keys as unknown[]).length })))
-    const meshShares = meshProgress(peerCounts, n * (n - 1), joinAt)
-    phases.mesh = { meshMs, meshShares, blocksMs: null, fewestPeers: fewest().peers, missingPairs: missingPairs(), loopDelay: await loopDelays() }
-    log(`mesh: ${meshed ? `full (${n - 1} peers each) after ${seconds(meshMs)}` : `NOT full (${meshState})`}`)
+    const meshGraph = partial === null ? undefined : graphState()
+    if (!meshed) {
+      failures.push(
+        partial === null
+          ? `mesh: no full mesh within ${opts.capMs / 1000} s (${meshState})`
+          : `mesh: the graph was not connected with every host within ${partial.min}–${partial.max} peers within ${opts.capMs / 1000} s (${meshState})`
+      )
+    }
+    const peersEvents = hosts.map((h) => h.proc.events.filter((e) => e.event === 'peers').map((e) => ({ at: e.at ?? 0, keys: e.keys as string[] })))
+    const meshShares = partial === null ? meshProgress(peersEvents.map((list) => list.map((e) => ({ at: e.at, count: e.keys.length }))), n * (n - 1), joinAt) : undefined
+    const timeline = partial === null ? undefined : meshTimeline(hosts.map((h) => h.key), peersEvents, joinAt, partial)
+    phases.mesh = {
+      meshMs,
+      meshShares,
+      graph: meshGraph,
+      timeline,
+      blocksMs: null,
+      fewestPeers: fewest().peers,
+      missingPairs: partial === null ? missingPairs() : [],
+      ...(await phaseStats())
+    }
+    if (partial === null) log(`mesh: ${meshed ? `full (${n - 1} peers each) after ${seconds(meshMs)}` : `NOT full (${meshState})`}`)
+    else {
+      log(
+        `mesh (partial, ${partial.min}–${partial.max} peers): ${meshed ? `held after ${seconds(meshMs)}` : 'NOT reached'}; ` +
+          `connected first at ${seconds(timeline?.connectedMs ?? null)}, every host within bounds first at ${seconds(timeline?.boundsMs ?? null)}; ${meshState}`
+      )
+    }
+
+    // 1b. steady: nothing happens; how often do the hosts look up and dial, and does the graph hold?
+    if (opts.steadyMs > 0) {
+      current = 'steady'
+      const steadyAt = Date.now()
+      marks.push({ name: 'steady', from: steadyAt })
+      let samples = 0
+      let splitSamples = 0
+      let offSamples = 0
+      let splitSince: number | null = null
+      let longestSplitMs = 0
+      await waitFor(() => {
+        const now = Date.now()
+        const c = check()
+        samples++
+        if (!(partial === null ? fullMesh() : c.ok)) offSamples++
+        if (!c.connected) {
+          splitSamples++
+          splitSince ??= now
+          longestSplitMs = Math.max(longestSplitMs, now - splitSince)
+        } else splitSince = null
+        return now >= steadyAt + opts.steadyMs
+      }, opts.steadyMs + 1000)
+      const graphAtEnd = graphState()
+      const { perHost, activity } = await readStats()
+      steady = { ms: Date.now() - steadyAt, perHost, activity, samples, splitSamples, longestSplitMs, offSamples, graphAtEnd }
+      if (splitSamples > 0) {
+        failures.push(`steady: the graph of connections was split in ${splitSamples} of ${samples} samples (longest ${seconds(longestSplitMs)}; at the end: ${describeGraph(graphAtEnd)})`)
+      }
+      const storm = (field: 'lookups' | 'dials', limit: number | null, flag: string): void => {
+        if (limit === null) return
+        const over = Object.entries(perHost).filter(([, a]) => a[field] > limit).sort((a, b) => b[1][field] - a[1][field])
+        if (over.length > 0) {
+          failures.push(
+            `steady: ${over.length} hosts made more than ${flag} ${limit} ${field} per minute (${over.slice(0, 5).map(([name, a]) => `${name} ${a[field]}`).join(', ')}${over.length > 5 ? ', …' : ''})`
+          )
+        }
+      }
+      storm('lookups', opts.maxLookupsPerMin, '--max-lookups-per-min')
+      storm('dials', opts.maxDialsPerMin, '--max-dials-per-min')
+      log(
+        `steady ${seconds(steady.ms)}: per host per minute lookups ${activity.median.lookups} median / ${activity.max.lookups} most (${activity.busiest.lookups}), ` +
+          `dials ${activity.median.dials} / ${activity.max.dials} (${activity.busiest.dials}); graph split in ${splitSamples} of ${samples} samples, ` +
+          `criterion off in ${offSamples}; at the end ${describeGraph(graphAtEnd)}`
+      )
+    }
 
     // 2. replicate.
     current = 'replicate'
@@ -516,12 +802,41 @@ async function soak(opts: Options, startedAt: number, atStart: ReturnType<typeof
     const appending = await event(writer, (e) => e.event === 'appending', opts.capMs, 'appending', since)
     const appendAt = appending.at ?? Date.now()
     marks.push({ name: 'replicate', from: appendAt })
+    // Which readers had no connection to the writer when it appended: they must get every block through others.
+    const hops = distancesFrom(mutualGraph(hosts.map((h) => h.key), hosts.map((h) => h.peers)).adjacency, hosts.indexOf(writer))
+    const apart = readers().filter((h) => hops[hosts.indexOf(h)] !== 1)
     total = opts.blocks
     const verified = await waitFor(() => allHold(total), opts.verifyCapMs)
     const blocksMs = verified ? Math.max(appendAt, ...readers().map((h) => h.heldAt(total) ?? appendAt)) - appendAt : null
-    if (!verified) failures.push(`replicate: not every reader verified all ${total} blocks within ${opts.verifyCapMs / 1000} s`)
-    phases.replicate = { meshMs: null, blocksMs, fewestPeers: fewest().peers, missingPairs: missingPairs(), loopDelay: await loopDelays() }
-    log(`replicate: ${total} blocks × ${n - 1} readers ${verified ? `verified after ${seconds(blocksMs)}` : 'NOT all verified'}`)
+    if (!verified) {
+      const short = readers().filter((h) => h.held < total)
+      failures.push(
+        `replicate: not every reader verified all ${total} blocks within ${opts.verifyCapMs / 1000} s ` +
+          `(${short.length} short: ${short.slice(0, 8).map((h) => `${h.name} ${h.held}${apart.includes(h) ? ` [${hops[hosts.indexOf(h)] === null ? 'no path' : `${hops[hosts.indexOf(h)]} hops`} from the writer]` : ''}`).join(', ')})`
+      )
+    }
+    const sendersOf = (h: SoakHost): Record<string, number> => (h.proc.latest.get('blocks')?.senders ?? {}) as Record<string, number>
+    const fromWriter = readers().map((h) => sendersOf(h)[writer.key] ?? 0)
+    const allFirst = readers().reduce((acc, h) => acc + Object.values(sendersOf(h)).reduce((a, b) => a + b, 0), 0)
+    const byDistance: Record<string, number> = {}
+    for (const h of apart) {
+      const d = hops[hosts.indexOf(h)]
+      const label = d === null ? 'unreachable' : String(d)
+      byDistance[label] = (byDistance[label] ?? 0) + 1
+    }
+    relay = {
+      notAdjacentAtAppend: apart.length,
+      byDistance,
+      notAdjacentVerified: apart.filter((h) => h.held >= total).length,
+      nothingFromWriter: fromWriter.filter((c) => c === 0).length,
+      fromWriterShare: allFirst === 0 ? null : Math.round((fromWriter.reduce((a, b) => a + b, 0) / allFirst) * 1000) / 1000
+    }
+    phases.replicate = { meshMs: null, blocksMs, fewestPeers: fewest().peers, missingPairs: partial === null ? missingPairs() : [], ...(await phaseStats()) }
+    log(
+      `replicate: ${total} blocks × ${n - 1} readers ${verified ? `verified after ${seconds(blocksMs)}` : 'NOT all verified'}; ` +
+        `${relay.notAdjacentAtAppend} readers not connected to the writer (hops ${JSON.stringify(byDistance)}), ${relay.notAdjacentVerified} of them verified all; ` +
+        `${relay.nothingFromWriter} readers got no block from the writer itself; the writer sent ${relay.fromWriterShare === null ? '—' : `${Math.round(relay.fromWriterShare * 100)} %`} of all first downloads`
+    )
 
     const k = Math.max(1, Math.round(n * opts.fraction))
     const pool = readers()
@@ -595,9 +910,17 @@ async function soak(opts: Options, startedAt: number, atStart: ReturnType<typeof
   await Promise.all(
     live.map(async (h, i) => {
       const wait = (name: string): Promise<HostEvent | null> =>
-        h.proc.next((e) => e.event === name, 10_000, since[i]).catch(() => null)
+        h.proc.next((e) => e.event === name, statsCapMs, since[i]).catch(() => null)
       const [snapshot, stats] = await Promise.all([wait('snapshot'), wait('stats')])
-      if (stats !== null) hostLoopDelay[h.name] = stats.whole as LoopDelay
+      if (stats !== null) {
+        hostLoopDelay[h.name] = stats.whole as LoopDelay
+        const memory = stats.memory as { rss: number; heapUsed: number } | undefined
+        if (memory !== undefined) {
+          hostMemory[h.name] = { rss: memory.rss, heapUsed: memory.heapUsed }
+          peakRss[h.name] = Math.max(peakRss[h.name] ?? 0, memory.rss)
+        }
+        if (stats.dht !== undefined) dhtTotals[h.name] = stats.dht as DhtCounters
+      }
       for (const c of (snapshot?.conns ?? []) as Array<Record<string, unknown>>) {
         openAtEnd.push({ host: h.index, id: String(c.id), remote: indexOf(c.remote), age: Number(c.age), read: Number(c.read), current: c.current === true })
       }
@@ -622,7 +945,9 @@ async function soak(opts: Options, startedAt: number, atStart: ReturnType<typeof
           error: typeof e.error === 'string' ? e.error : null,
           errorAt: typeof e.errorAt === 'number' ? e.errorAt : null,
           role: e.role as ConnClose['role'],
-          lived: typeof e.lived === 'number' ? e.lived : null
+          lived: typeof e.lived === 'number' ? e.lived : null,
+          wasPeer: e.wasPeer === true,
+          held: typeof e.held === 'number' ? e.held : undefined
         })
       } else if (e.event === 'neterror') networkerErrors[String(e.code)] = (networkerErrors[String(e.code)] ?? 0) + 1
       else if (e.event === 'error') hostErrors.push(`${h.name}: ${String(e.message)}`)
@@ -635,7 +960,7 @@ async function soak(opts: Options, startedAt: number, atStart: ReturnType<typeof
   const connections =
     hosts.length === 0
       ? null
-      : analyseConnections({ opens, closes, openAtEnd, disturbances, phases: marks, endAt, silentAfter: opts.timeout })
+      : analyseConnections({ opens, closes, openAtEnd, disturbances, phases: marks, endAt, silentAfter: opts.timeout, maxPeers: degreeLimit })
 
   // Blocks: every reader holds every block, each verified once. A block downloaded again is a
   // duplicate; Hypercore's own re-requests to a second peer ("hotswaps") explain up to that many.
@@ -674,10 +999,31 @@ async function soak(opts: Options, startedAt: number, atStart: ReturnType<typeof
   }
   for (const e of hostErrors) failures.push(`host: ${e}`)
 
+  // maxPeers is a hard limit: no host may ever list more peers (read from every `peers` event).
+  let mostPeersSeen: { peers: number; host: string } | null = null
+  for (const h of hosts) {
+    for (const e of h.allEvents()) {
+      if (e.event !== 'peers') continue
+      const count = (e.keys as unknown[]).length
+      if (mostPeersSeen === null || count > mostPeersSeen.peers) mostPeersSeen = { peers: count, host: h.name }
+    }
+  }
+  if (mostPeersSeen !== null && mostPeersSeen.peers > degreeLimit) {
+    failures.push(`maxPeers: ${mostPeersSeen.host} listed ${mostPeersSeen.peers} peers at one moment, above maxPeers ${degreeLimit}`)
+  }
+  const spread = (values: number[]): { median: number; max: number; total: number } => {
+    const sorted = [...values].sort((a, b) => a - b)
+    const round = (v: number): number => Math.round(v * 10) / 10
+    return { median: sorted.length === 0 ? 0 : sorted[Math.floor(sorted.length / 2)], max: Math.max(0, ...sorted), total: round(sorted.reduce((a, b) => a + b, 0)) }
+  }
+  const mib = (bytes: number): number => Math.round(bytes / 2 ** 20)
+
   const low = hosts.length === 0 ? null : fewest()
   const result: SoakResult = {
     kind: 'soak-hosts',
     hosts: n,
+    maxPeers: opts.maxPeers,
+    partial,
     smoke: opts.smoke,
     startedAt: new Date(startedAt).toISOString(),
     durationMs: Date.now() - startedAt,
@@ -689,6 +1035,10 @@ async function soak(opts: Options, startedAt: number, atStart: ReturnType<typeof
       blockSize: opts.blockSize,
       extraBlocks: opts.extraBlocks,
       timeout: opts.timeout,
+      maxPeers: opts.maxPeers,
+      steadyMs: opts.steadyMs,
+      maxLookupsPerMin: opts.maxLookupsPerMin,
+      maxDialsPerMin: opts.maxDialsPerMin,
       fraction: opts.fraction,
       cutMs: opts.cutMs,
       capMs: opts.capMs,
@@ -703,7 +1053,19 @@ async function soak(opts: Options, startedAt: number, atStart: ReturnType<typeof
     marks,
     blocks: { total, perReader, ...sum },
     connections,
-    fewestPeersAtEnd: low === null ? null : { peers: low.peers, of: n - 1, host: low.host },
+    fewestPeersAtEnd: low === null ? null : { peers: low.peers, of: partial?.max ?? n - 1, host: low.host },
+    mostPeersSeen,
+    steady,
+    relay,
+    memory: {
+      hosts: hostMemory,
+      rss: spread(Object.values(hostMemory).map((m) => m.rss)),
+      heapUsed: spread(Object.values(hostMemory).map((m) => m.heapUsed)),
+      peakRss: spread(Object.values(peakRss)),
+      machineTotal: mib(os.totalmem()),
+      machineFreeAtEnd: mib(os.freemem())
+    },
+    dhtTotals,
     loopDelay: { summary: loopDelaySummary(Object.values(hostLoopDelay)), hosts: hostLoopDelay, runner: loopDelayOf(runnerLoop), runnerStalls: stalls },
     networkerErrors,
     hostErrors,
@@ -733,16 +1095,34 @@ function writeLogs(dir: string, hosts: readonly SoakHost[]): void {
   }
 }
 
-/** `| hosts | full mesh | all readers verified | healthy drops | after cut/kill |` */
+/**
+ * Full mesh: `| hosts | full mesh | all readers verified | healthy drops | after cut/kill |`.
+ * Partial: `| hosts | stack | K (min) | connected + bounds | diameter | peers per host | all
+ * readers verified (not next to the writer) | steady lookups / dials per host per min (median /
+ * most) | healthy drops | after cut/kill |`.
+ */
 function docsRow(r: SoakResult): string {
+  const partial = r.partial
   const after = (name: string): string => {
     const p = r.phases[name]
     if (p === undefined) return `${name}: not run`
-    if (p.meshMs === null) return `${name}: **never full again** (fewest ${p.fewestPeers} of ${r.hosts - 1})`
-    return `${name}: full again ${seconds(p.meshMs)}`
+    if (p.meshMs === null) {
+      return partial === null ? `${name}: **never full again** (fewest ${p.fewestPeers} of ${r.hosts - 1})` : `${name}: **never whole again** (${p.graph?.connected === true ? 'connected, a host out of bounds' : 'split'})`
+    }
+    return `${name}: ${partial === null ? 'full' : 'whole'} again ${seconds(p.meshMs)}`
   }
   const healthy = r.connections === null ? '—' : thousands(r.connections.healthyDrops.connections)
-  return `| ${r.hosts} | ${seconds(r.phases.mesh?.meshMs ?? null)} | ${seconds(r.phases.replicate?.blocksMs ?? null)} | ${healthy} | ${after('cut')}; ${after('kill')} |`
+  if (partial === null) {
+    return `| ${r.hosts} | ${seconds(r.phases.mesh?.meshMs ?? null)} | ${seconds(r.phases.replicate?.blocksMs ?? null)} | ${healthy} | ${after('cut')}; ${after('kill')} |`
+  }
+  const mesh = r.phases.mesh
+  const g = mesh?.graph
+  const steady = r.steady === null ? '—' : `${r.steady.activity.median.lookups} / ${r.steady.activity.max.lookups}; ${r.steady.activity.median.dials} / ${r.steady.activity.max.dials}`
+  const relay = r.relay === null ? '' : ` (${r.relay.notAdjacentVerified} of ${r.relay.notAdjacentAtAppend} not next to the writer)`
+  return (
+    `| ${r.hosts} | ${r.options.bare ? 'bare' : 'networker'} | ${partial.max} (${partial.min}) | ${seconds(mesh?.meshMs ?? null)} | ${g?.diameter ?? '—'} | ` +
+    `${g === undefined ? '—' : `${g.degrees.min}–${g.degrees.max}`} | ${seconds(r.phases.replicate?.blocksMs ?? null)}${relay} | ${steady} | ${healthy} | ${after('cut')}; ${after('kill')} |`
+  )
 }
 
 function print(r: SoakResult): void {
@@ -755,25 +1135,79 @@ function print(r: SoakResult): void {
   const again = (name: string): string => {
     const p = phase(name)
     if (p === undefined) return 'not run'
-    const mesh = p.meshMs === null ? `NOT full again (fewest ${p.fewestPeers} of ${r.hosts - 1}; ${missing(p)})` : `mesh full again ${seconds(p.meshMs)}`
+    const mesh =
+      r.partial === null
+        ? p.meshMs === null
+          ? `NOT full again (fewest ${p.fewestPeers} of ${r.hosts - 1}; ${missing(p)})`
+          : `mesh full again ${seconds(p.meshMs)}`
+        : p.meshMs === null
+          ? 'NOT connected within bounds again'
+          : `connected within bounds again ${seconds(p.meshMs)}`
     const cut = p.cutMs === undefined ? '' : ` for ${seconds(p.cutMs)}`
     return `${p.hosts?.join(', ') ?? ''}${cut}: dropped by all others after ${detect(name)}; ${mesh}, all blocks ${seconds(p.blocksMs)} after ${name === 'cut' ? 'the restore' : 'the restart'}`
   }
   const shares = (p: PhaseResult | undefined): string =>
     p?.meshShares === undefined ? '' : `; of all pairs ${Object.entries(p.meshShares).map(([share, ms]) => `${share} ${seconds(ms)}`).join(', ')}`
+  const graphText = (g: GraphState | undefined): string =>
+    g === undefined
+      ? '—'
+      : `${g.connected ? `connected, diameter ${g.diameter}` : `SPLIT (${g.components.join(' + ')} hosts)`}, peers per host ${g.degrees.min}–${g.degrees.max} (median ${g.degrees.median})` +
+        (g.belowMin.length > 0 ? `, ${g.belowMin.length} below ${r.partial?.min}` : '') +
+        (g.aboveMax.length > 0 ? `, ${g.aboveMax.length} above ${r.partial?.max}` : '') +
+        (g.oneSided > 0 ? `, ${g.oneSided} one-sided` : '')
+  const perMin = (a: ActivitySummary | undefined): string =>
+    a === undefined || a.hosts === 0
+      ? '—'
+      : `lookups ${a.median.lookups} median / ${a.max.lookups} most (${a.busiest.lookups}; announces ${a.median.announces} / ${a.max.announces}), ` +
+        `dials ${a.median.dials} / ${a.max.dials} (${a.busiest.dials}; failed ${a.median.dialsFailed} / ${a.max.dialsFailed}), ` +
+        `all DHT queries ${a.median.queries} / ${a.max.queries}`
+  const meshRow: Array<[string, string]> =
+    r.partial === null
+      ? [['full mesh', `${phase('mesh')?.meshMs == null ? `NOT reached (${missing(phase('mesh'))})` : `${seconds(phase('mesh')?.meshMs ?? null)} from the join`}${shares(phase('mesh'))}`]]
+      : [
+          [
+            'partial mesh',
+            `every host ${r.partial.min}–${r.partial.max} peers and the graph connected: ${phase('mesh')?.meshMs == null ? 'NOT reached' : `${seconds(phase('mesh')?.meshMs ?? null)} from the join`}` +
+              `; connected first ${seconds(phase('mesh')?.timeline?.connectedMs ?? null)}, every host within bounds first ${seconds(phase('mesh')?.timeline?.boundsMs ?? null)}`
+          ],
+          ['graph after the join', graphText(phase('mesh')?.graph)]
+        ]
+  const st = r.steady
+  const rl = r.relay
   const rows: Array<[string, string]> = [
-    ['hosts', `${r.hosts} (1 writer, ${r.hosts - 1} readers) + private DHT (bootstrap + 2 persistent nodes); ${r.options.bare ? 'BARE STACK (Hyperswarm + Corestore + probe channel, no time-out)' : `timeout ${r.options.timeout} ms`}`],
+    [
+      'hosts',
+      `${r.hosts} (1 writer, ${r.hosts - 1} readers) + private DHT (bootstrap + 2 persistent nodes); ` +
+        `${r.options.bare ? 'BARE STACK (Hyperswarm + Corestore + probe channel, no time-out)' : `timeout ${r.options.timeout} ms`}; ` +
+        `maxPeers ${r.maxPeers ?? `default (${STACK_MAX_PEERS})`}${r.partial === null ? '' : ` (partial mesh: at least ${r.partial.min} peer${r.partial.min === 1 ? '' : 's'} each)`}`
+    ],
     ['machine', `${r.machine.cores} cores, load ${r.machine.loadAverage.join(' ')} at the start, ${r.loadAverageAtEnd.join(' ')} at the end`],
     ['setup', `namespaces ${seconds(r.setupMs.namespaces)}, processes ${seconds(r.setupMs.processes)}`],
-    ['full mesh', `${phase('mesh')?.meshMs == null ? `NOT reached (${missing(phase('mesh'))})` : `${seconds(phase('mesh')?.meshMs ?? null)} from the join`}${shares(phase('mesh'))}`],
+    ...meshRow,
+    ['activity while meshing', `${perMin(phase('mesh')?.activity)} (per host per minute over ${seconds(phase('mesh')?.activityWindowMs ?? null)})`],
+    [
+      'steady state',
+      st === null
+        ? 'not run'
+        : `${seconds(st.ms)}, per host per minute: ${perMin(st.activity)}; graph split in ${st.splitSamples} of ${st.samples} samples` +
+          (st.splitSamples > 0 ? ` (longest ${seconds(st.longestSplitMs)})` : '') +
+          `, criterion off in ${st.offSamples}; at the end ${graphText(st.graphAtEnd)}`
+    ],
     ['all readers verified', `${seconds(phase('replicate')?.blocksMs ?? null)} from the append (${r.options.blocks} × ${r.options.blockSize} B)`],
+    [
+      'through others',
+      rl === null
+        ? '—'
+        : `${rl.notAdjacentAtAppend} readers not connected to the writer at the append (by hops ${JSON.stringify(rl.byDistance)}), ${rl.notAdjacentVerified} of them verified every block; ` +
+          `${rl.nothingFromWriter} readers got no block from the writer itself; the writer sent ${rl.fromWriterShare === null ? '—' : `${Math.round(rl.fromWriterShare * 100)} %`} of all first downloads`
+    ],
     [
       'blocks (whole run)',
       `${r.blocks.total} per reader, each verified once: ${r.blocks.lost} missing, ${r.blocks.bad} bad; ` +
         `${r.blocks.duplicates} downloaded again (Hypercore hotswap re-requests ${r.blocks.hotswaps}; ${r.blocks.unexplained} unexplained)`
     ],
-    ['cut', again('cut')],
-    ['kill', again('kill')],
+    ['cut', again('cut') + (r.partial === null ? '' : `; ${graphText(phase('cut')?.graph)}`)],
+    ['kill', again('kill') + (r.partial === null ? '' : `; ${graphText(phase('kill')?.graph)}`)],
     [
       'healthy drops',
       c === null
@@ -783,9 +1217,22 @@ function print(r: SoakResult): void {
             ? ` · by phase ${JSON.stringify(c.healthyDrops.byPhase)} · ${JSON.stringify(c.healthyDrops.byReason)} · median life ${seconds(c.healthyDrops.medianLivedMs)}`
             : '')
     ],
-    ['connections', c === null ? '—' : `${thousands(c.connections)} (${thousands(c.duplicateCloses)} closed as duplicates, ${thousands(c.disturbedCloses)} with a cut/killed end)`],
+    [
+      'connections',
+      c === null
+        ? '—'
+        : `${thousands(c.connections)} (${thousands(c.duplicateCloses)} closed as duplicates, ${thousands(c.disturbedCloses)} with a cut/killed end` +
+          (r.partial === null && c.atMaxPeers.refused + c.atMaxPeers.evicted === 0 ? ')' : `; by a full host: ${thousands(c.atMaxPeers.refused)} refused as they arrived, ${thousands(c.atMaxPeers.evicted)} peers closed to make room)`)
+    ],
     ['never carried data', c === null ? '—' : `${c.neverCarriedData.connections} connections (${c.neverCarriedData.openAsPeers} still open as peers at the end)`],
     ['fewest peers at the end', r.fewestPeersAtEnd === null ? '—' : `${r.fewestPeersAtEnd.peers} of ${r.fewestPeersAtEnd.of} (${r.fewestPeersAtEnd.host})`],
+    ['most peers seen', r.mostPeersSeen === null ? '—' : `${r.mostPeersSeen.peers} (${r.mostPeersSeen.host})${r.maxPeers === null ? '' : `, maxPeers ${r.maxPeers}`}`],
+    [
+      'memory per host',
+      `RSS ${r.memory.rss.median} MiB median / ${r.memory.rss.max} MiB most, ${thousands(Math.round(r.memory.rss.total))} MiB over all hosts; ` +
+        `heap ${r.memory.heapUsed.median} / ${r.memory.heapUsed.max} MiB; largest RSS at a phase end ${r.memory.peakRss.median} / ${r.memory.peakRss.max} MiB, ` +
+        `${thousands(Math.round(r.memory.peakRss.total))} MiB summed; machine ${thousands(r.memory.machineTotal)} MiB, ${thousands(r.memory.machineFreeAtEnd)} free at the end`
+    ],
     ['event-loop delay', `p50 ${ld.p50Median} ms (median host), p99 ${ld.p99Median} ms median / ${ld.p99Max} ms worst host, max ${ld.max} ms`],
     [
       'runner loop delay',
