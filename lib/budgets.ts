@@ -145,3 +145,15 @@ export const EVICTED_REFUSAL_MS = 30_000
 export function dialLimitFor(maxPeers: number): number {
   return Math.max(1, Math.ceil(maxPeers / 2))
 }
+
+/**
+ * A connection we dialled that the remote closes within this many ms of its opening was refused
+ * (the remote was full, or is failing)...
+ */
+export const REFUSED_WITHIN_MS = 3000
+
+/**
+ * ...and its key is not dialled again for this long (ms; Hyperswarm's ban, lifted afterwards): a
+ * host below `maxPeers` in a topic of full hosts made 130 dials a minute to them before.
+ */
+export const REFUSED_BACKOFF_MS = 60_000

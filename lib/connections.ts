@@ -24,7 +24,16 @@ import {
 import { dedupeConnections } from '../operators/dedupeConnections'
 import { peerSet } from '../operators/peerSet'
 import type { ConnectionEvent, DedupeEvent } from '../operators/types'
-import { DEFAULT_MAX_PEERS, EVICTED_REFUSAL_MS, EVICTION_GRACE_MS, MAX_PROBATION, PROBATION_WAIT_MS, minPeersFor } from './budgets'
+import {
+  DEFAULT_MAX_PEERS,
+  EVICTED_REFUSAL_MS,
+  EVICTION_GRACE_MS,
+  MAX_PROBATION,
+  PROBATION_WAIT_MS,
+  REFUSED_BACKOFF_MS,
+  REFUSED_WITHIN_MS,
+  minPeersFor
+} from './budgets'
 import { NetworkerError, errors } from './errors'
 import type { ExtensionHub } from './extensions'
 import { IdleWatchdog } from './idle-watchdog'
@@ -261,6 +270,7 @@ export class Connections {
       let alive = false
       let probationTimer: ReturnType<typeof setTimeout> | null = null
       const dialling = this.isDialling(conn)
+      this.watchRefusal(conn)
       const settle = (): void => {
         if (!waiting) return
         waiting = false
@@ -378,6 +388,31 @@ export class Connections {
     if (Date.now() < until) return true
     this.evicted.delete(key)
     return false
+  }
+
+  /**
+   * A connection we dialled that the remote closed within `REFUSED_WITHIN_MS` of its opening
+   * was refused (the remote was full, or is failing): Hyperswarm would dial it again within
+   * seconds, and again after every lookup, so the key is backed off for `REFUSED_BACKOFF_MS`.
+   */
+  private watchRefusal(conn: NoiseSecretStream): void {
+    if (!conn.isInitiator) return
+    const openedAt = Date.now()
+    let byRemote = false
+    const remote = (err?: Error): void => {
+      // Hyperswarm's duplicate resolution closes one of two connections to a peer: no refusal.
+      if (err?.message !== 'Duplicate connection') byRemote = true
+    }
+    conn.once('end', remote)
+    conn.on('error', remote)
+    conn.once('close', () => {
+      conn.removeListener('end', remote)
+      conn.removeListener('error', remote)
+      const key = toHex(conn.remotePublicKey)
+      if (byRemote && !this.refusing && !this.byKey.has(key) && Date.now() - openedAt < REFUSED_WITHIN_MS) {
+        this.source?.backOff(conn.remotePublicKey, REFUSED_BACKOFF_MS)
+      }
+    })
   }
 
   /** Tells every connection's remote our peer count (it changed). */

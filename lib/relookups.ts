@@ -35,6 +35,12 @@ const SAMPLED_QUIET_LOOKUPS = 5
  */
 const REPAIR_MAX_MS = 4000
 const REPAIR_FAST_ROUNDS = 15
+/**
+ * A topic whose networker already has the minimum of peers (a partial mesh) repairs at most this
+ * often (ms): a few lookups a minute, whatever the `relookupBackoff`, so the many hosts of a
+ * large topic that sit between the minimum and `maxPeers` do not look it up all the time.
+ */
+const SATISFIED_REPAIR_MS = 20_000
 /** Each repair delay is scaled by a random factor in [1 - j, 1 + j]: hosts do not dial in lockstep. */
 const REPAIR_JITTER = 0.25
 
@@ -146,8 +152,9 @@ export class Relookups {
    *
    * With a bounded degree (a topic larger than `maxPeers`): a topic is satisfied once every slot
    * is held, so a saturated networker neither repairs nor looks again for missing peers; and once
-   * it has the minimum of peers (`Degree.minimum`) its repairs go on the ordinary backoff (up to
-   * a minute apart), not the fast one: a node that has enough peers does not hammer full ones.
+   * it has the minimum of peers (`Degree.minimum`) its repairs go at least `SATISFIED_REPAIR_MS`
+   * apart (the ordinary backoff beyond), not on the fast one: a node that has enough peers does
+   * not hammer full ones.
    */
   private schedule(record: RelookupRecord, options: Join, source: RelookupPort): void {
     const backoff = this.backoff
@@ -171,7 +178,7 @@ export class Relookups {
         : missing && !eager()
           ? connected < minimum
             ? repairDelay(record.repairs, backoff)
-            : backoff[Math.min(record.repairs, backoff.length - 1)]
+            : Math.max(SATISFIED_REPAIR_MS, backoff[Math.min(record.repairs, backoff.length - 1)])
           : backoff[Math.min(record.relookups, backoff.length - 1)]
     record.relookup = this.timers.schedule(delay, () => {
       record.relookup = null

@@ -115,6 +115,12 @@ export interface SwarmSource {
    */
   ban(remotePublicKey: Uint8Array): void
   /**
+   * Refuses a remote key for `ms` (Hyperswarm's ban, lifted afterwards): not dialled, its
+   * connections refused, and not counted as found meanwhile. For a remote that refused our dial
+   * (full): the next lookup after that may dial it again.
+   */
+  backOff(remotePublicKey: Uint8Array, ms: number): void
+  /**
    * Destroys every connection (remote peers see us leave at once) and waits for their close,
    * destroys the swarm and its DHT node, and completes both streams.
    */
@@ -212,8 +218,23 @@ export function createSwarmSource(opts: SwarmSourceOptions): SwarmSource {
   swarm.on('connection', onconnection)
   swarm.on('update', update)
 
+  const backoffs = new Set<ReturnType<typeof setTimeout>>()
+  const backOff = (remotePublicKey: Uint8Array, ms: number): void => {
+    const info = swarm.peers.get(b4a.toString(remotePublicKey, 'hex'))
+    if (info === undefined || info.banned) return
+    info.ban(true)
+    const timer = setTimeout(() => {
+      backoffs.delete(timer)
+      info.ban(false)
+    }, ms)
+    timer.unref()
+    backoffs.add(timer)
+  }
+
   let destroying: Promise<void> | null = null
   const destroy = async (): Promise<void> => {
+    for (const timer of backoffs) clearTimeout(timer)
+    backoffs.clear()
     const closes: Promise<void>[] = []
     for (const conn of swarm.connections) {
       closes.push(new Promise<void>((resolve) => (conn.destroyed ? resolve() : conn.once('close', () => resolve()))))
@@ -260,6 +281,7 @@ export function createSwarmSource(opts: SwarmSourceOptions): SwarmSource {
       return keys.size
     },
     ban: (remotePublicKey) => swarm.peers.get(b4a.toString(remotePublicKey, 'hex'))?.ban(true),
+    backOff,
     destroy: () => (destroying ??= destroy())
   }
 }
