@@ -170,6 +170,11 @@ export class Connections {
     return !this.hasRoomFor(null)
   }
 
+  /** `maxPeers`. */
+  get slots(): number {
+    return this.maxPeers
+  }
+
   /** The fewest peers this networker looks for while it has fewer (see `minPeersFor`). */
   get minimumPeers(): number {
     return this.minPeers

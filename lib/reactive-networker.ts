@@ -105,7 +105,7 @@ export class ReactiveNetworker implements NetworkerStreams {
       settle: (key) => replicationSettled(this.store, key, () => this.connections.peersFoundFor(key), replicationWait, scheduler),
       relookupBackoff: this.opts.relookupBackoff,
       scheduler: this.opts.scheduler,
-      degree: () => ({ saturated: this.connections.saturated, minimum: this.connections.minimumPeers })
+      degree: () => ({ saturated: this.connections.saturated, minimum: this.connections.minimumPeers, slots: this.connections.slots })
     })
     this.peers$ = lastingState(this.connections.peersState)
     this.peerEvents$ = this.connections.peerEvents$

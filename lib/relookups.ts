@@ -60,9 +60,11 @@ export interface Degree {
   readonly saturated: boolean
   /** The fewest peers the networker looks for while it has fewer (repairs run fast below it). */
   readonly minimum: number
+  /** `maxPeers`: a topic that found more peers than this is a partial mesh. */
+  readonly slots: number
 }
 
-const UNBOUNDED: Degree = { saturated: false, minimum: Infinity }
+const UNBOUNDED: Degree = { saturated: false, minimum: Infinity, slots: Infinity }
 
 /** A join's Hyperswarm options. */
 export interface Join {
@@ -159,10 +161,15 @@ export class Relookups {
   private schedule(record: RelookupRecord, options: Join, source: RelookupPort): void {
     const backoff = this.backoff
     if (backoff.length === 0 || this.stopped) return
-    const eager = (): boolean =>
-      record.relookups < EAGER_RELOOKUPS || record.quiet < (record.found >= DHT_RECORDS_PER_LOOKUP ? SAMPLED_QUIET_LOOKUPS : 1)
     const connected = source.connectedFor(record.key)
-    const { saturated, minimum } = this.degree()
+    const { saturated, minimum, slots } = this.degree()
+    // A topic that found more peers than there are slots (a partial mesh) is not sampled to the
+    // end once the networker has the minimum: it can never connect to everyone anyway, and each
+    // lookup of a large swarm finds someone new (at 100 hosts every host looked every 2 s).
+    const enough = record.found > slots && (saturated || connected >= minimum)
+    const eager = (): boolean =>
+      record.relookups < EAGER_RELOOKUPS ||
+      (!enough && record.quiet < (record.found >= DHT_RECORDS_PER_LOOKUP ? SAMPLED_QUIET_LOOKUPS : 1))
     const missing = connected > 0 && connected < record.found && !saturated
     if (!missing) record.repairs = 0
     // With every found peer connected, only watch (at the first backoff) for that to change.
