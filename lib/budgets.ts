@@ -157,3 +157,6 @@ export const REFUSED_WITHIN_MS = 3000
  * host below `maxPeers` in a topic of full hosts made 130 dials a minute to them before.
  */
 export const REFUSED_BACKOFF_MS = 60_000
+
+/** Changes of our peer count are told to the remotes at most this often (ms), coalesced. */
+export const TELL_PEERS_MS = 1000

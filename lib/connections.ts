@@ -32,6 +32,7 @@ import {
   PROBATION_WAIT_MS,
   REFUSED_BACKOFF_MS,
   REFUSED_WITHIN_MS,
+  TELL_PEERS_MS,
   minPeersFor
 } from './budgets'
 import { NetworkerError, errors } from './errors'
@@ -99,6 +100,7 @@ export class Connections {
   /** How many peers each connection's remote told us it has. */
   private readonly told = new Map<NoiseSecretStream, number>()
   private evictions = 0
+  private tellTimer: ReturnType<typeof setTimeout> | null = null
   /** The handshake budget of every new connection and, when `timeout` is set, the silence of every connection. */
   private readonly watchdog: IdleWatchdog
   private source: SwarmSource | null = null
@@ -241,6 +243,8 @@ export class Connections {
 
   /** Stops the pipeline and completes the streams (after the swarm is destroyed). */
   close(): void {
+    if (this.tellTimer !== null) clearTimeout(this.tellTimer)
+    this.tellTimer = null
     this.watchdog.stop()
     this.busyCap?.unsubscribe()
     this.subscriptions.unsubscribe()
@@ -420,10 +424,21 @@ export class Connections {
     })
   }
 
-  /** Tells every connection's remote our peer count (it changed). */
+  /**
+   * Tells every connection's remote our peer count (it changed), at most once every
+   * `TELL_PEERS_MS`: a mesh forming changes it at every add, and each change would otherwise be a
+   * message to every connection (2,400 per host while 50 hosts meshed). A new connection hears
+   * the count at once when its keep-alive channel opens; the rest only matters to a full remote
+   * choosing whom to close.
+   */
   private tellPeers(): void {
-    const count = this.byKey.size
-    for (const handle of this.tellers.values()) handle.tellPeers(count)
+    if (this.tellTimer !== null) return
+    this.tellTimer = setTimeout(() => {
+      this.tellTimer = null
+      const count = this.byKey.size
+      for (const handle of this.tellers.values()) handle.tellPeers(count)
+    }, TELL_PEERS_MS)
+    this.tellTimer.unref()
   }
 
   /** Holds a new connection until `onauthenticate` accepts it; refused ones are closed. */

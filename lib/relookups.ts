@@ -156,7 +156,8 @@ export class Relookups {
    * is held, so a saturated networker neither repairs nor looks again for missing peers; and once
    * it has the minimum of peers (`Degree.minimum`) its repairs go at least `SATISFIED_REPAIR_MS`
    * apart (the ordinary backoff beyond), not on the fast one: a node that has enough peers does
-   * not hammer full ones.
+   * not hammer full ones. A topic that fits (found no more peers than `maxPeers`: a full mesh)
+   * keeps the fast repairs.
    */
   private schedule(record: RelookupRecord, options: Join, source: RelookupPort): void {
     const backoff = this.backoff
@@ -183,7 +184,7 @@ export class Relookups {
       : watching
         ? backoff[0]
         : missing && !eager()
-          ? connected < minimum
+          ? connected < minimum || record.found <= slots
             ? repairDelay(record.repairs, backoff)
             : Math.max(SATISFIED_REPAIR_MS, backoff[Math.min(record.repairs, backoff.length - 1)])
           : backoff[Math.min(record.relookups, backoff.length - 1)]
