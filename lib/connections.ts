@@ -380,6 +380,8 @@ export class Connections {
     // victim's redial within the grace is no swap (it is refused while we are full).
     const hex = toHex(victim.remotePublicKey)
     this.evictions++
+    // Keys that never came back are forgotten here, so the map holds only the last refusal period.
+    for (const [key, until] of this.evicted) if (until <= now) this.evicted.delete(key)
     this.evicted.set(hex, now + EVICTED_REFUSAL_MS)
     this.byKey.delete(hex)
     this.addedAt.delete(hex)

@@ -91,12 +91,9 @@ export const MAX_TOLD_PEERS = 65535
  * never having been a peer.
  */
 export function armKeepAlive(stream: NoiseSecretStream, opts: KeepAliveOptions): KeepAliveHandle {
-  const handle: { tellPeers(count: number): void; send: ((count: number) => void) | null } = {
-    send: null,
-    tellPeers(count) {
-      this.send?.(count)
-    }
-  }
+  /** Sends our peer count on the open channel (set when it opens, cleared when it closes). */
+  let send: ((count: number) => void) | null = null
+  const handle: KeepAliveHandle = { tellPeers: (count) => send?.(count) }
   if (stream.destroyed) return handle
   const mux = Protomux.from(stream)
   const { watchdog } = opts
@@ -114,8 +111,8 @@ export function armKeepAlive(stream: NoiseSecretStream, opts: KeepAliveOptions):
     opts.onalive()
   }
   // Always paired, even without our own timeout: the remote may ask us for keep-alives.
-  const onsend = (send: ((count: number) => void) | null): void => {
-    handle.send = send
+  const onsend = (open: ((count: number) => void) | null): void => {
+    send = open
   }
   mux.pair({ protocol: KEEPALIVE_PROTOCOL }, () => openKeepAlive(stream, mux, opts, answered, onsend))
   openKeepAlive(stream, mux, opts, answered, onsend)
@@ -139,7 +136,7 @@ function openKeepAlive(
       {
         encoding: c.raw,
         onmessage: (bytes: Uint8Array) => {
-          const ms = decodeMs(bytes)
+          const ms = decodeUint(bytes)
           if (ms === null || ms < MIN_KEEPALIVE || ms > MAX_KEEPALIVE) return
           if (!stream.keepAlive || ms < stream.keepAlive) stream.setKeepAlive(ms)
         }
@@ -148,7 +145,7 @@ function openKeepAlive(
         // The remote's event loop was stalled this long (ms): it could not keep alive meanwhile.
         encoding: c.raw,
         onmessage: (bytes: Uint8Array) => {
-          const ms = decodeMs(bytes)
+          const ms = decodeUint(bytes)
           if (ms === null) return
           watchdog?.remoteStalled(stream, Math.min(ms, MAX_REMOTE_STALL_FACTOR * timeout))
         }
@@ -158,7 +155,7 @@ function openKeepAlive(
         // message type a channel lacks, so they do not mind receiving it either).
         encoding: c.raw,
         onmessage: (bytes: Uint8Array) => {
-          const count = decodeMs(bytes)
+          const count = decodeUint(bytes)
           if (count === null || count > MAX_TOLD_PEERS) return
           opts.onpeers?.(count)
         }
@@ -203,7 +200,7 @@ function openKeepAlive(
   const ch = channel
   ch.open()
 
-  function decodeMs(bytes: Uint8Array): number | null {
+  function decodeUint(bytes: Uint8Array): number | null {
     try {
       return c.decode(c.uint, bytes)
     } catch (err) {

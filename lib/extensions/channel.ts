@@ -192,9 +192,11 @@ export class ExtensionHub implements ExtensionPort {
     const count = messages instanceof Uint8Array ? 1 : messages.length
     if (slot === undefined || (slot.refused && slot.refusedAt === 0) || (!slot.refused && slot.channel === null && !link.stream.destroyed)) {
       // Not registered remotely (refused, grace over); while the connection is down a replacement may come.
-      nameState.counters.dropped += count
-      if (slot !== undefined) slot.traffic.dropped += count
-      if (slot !== undefined && slot.refused) slot.droppedWhileRefused += count
+      if (slot === undefined) nameState.counters.dropped += count
+      else {
+        countDropped(slot, count)
+        if (slot.refused) slot.droppedWhileRefused += count
+      }
       return true
     }
     const lane = slot.lane
@@ -210,8 +212,7 @@ export class ExtensionHub implements ExtensionPort {
       lane.accept(messages instanceof Uint8Array ? messages : messages[i])
     }
     if (refused > 0) {
-      nameState.counters.dropped += refused
-      slot.traffic.dropped += refused
+      countDropped(slot, refused)
       if (slot.refused) slot.droppedWhileRefused += refused
       else slot.shed += refused
     }
@@ -264,8 +265,7 @@ export class ExtensionHub implements ExtensionPort {
           // The remote never opened the extension: it has not registered it. Counted, not an error.
           slot.refusedAt = 0
           const lost = slot.lane.drop()
-          slot.nameState.counters.dropped += lost
-          slot.traffic.dropped += lost
+          countDropped(slot, lost)
           slot.droppedWhileRefused += lost
           this.watched.delete(slot)
           this.release(slot.nameState)
@@ -309,7 +309,7 @@ export class ExtensionHub implements ExtensionPort {
   private remember(link: Link, slot: Slot): void {
     const state = slot.lane.receiveState()
     if (state === null) return
-    const key = `${link.remoteKey()}:${slot.nameState.key}`
+    const key = memoryKey(link, slot)
     this.remembered.delete(key)
     this.remembered.set(key, { state, at: Date.now() })
     if (this.remembered.size > RECEIVE_MEMORY_ENTRIES) this.remembered.delete(this.remembered.keys().next().value as string)
@@ -317,7 +317,7 @@ export class ExtensionHub implements ExtensionPort {
 
   /** A new lane continues what a removed lane of the same peer and name delivered, if recent. */
   private recall(link: Link, slot: Slot): void {
-    const key = `${link.remoteKey()}:${slot.nameState.key}`
+    const key = memoryKey(link, slot)
     const entry = this.remembered.get(key)
     if (entry === undefined) return
     this.remembered.delete(key)
@@ -412,8 +412,7 @@ export class ExtensionHub implements ExtensionPort {
         owner.stalled = false
         owner.fullSince = 0
         const lost = owner.lane.drop()
-        nameState.counters.dropped += lost
-        owner.traffic.dropped += lost
+        countDropped(owner, lost)
         if (lost > 0) this.opts.onerror(errors.undelivered(nameState.name, link.remoteKey(), lost, 'the remote closed the extension'))
         this.release(nameState)
       }
@@ -457,8 +456,7 @@ export class ExtensionHub implements ExtensionPort {
     channel?.close()
     const lost = slot.lane.drop()
     if (lost === 0) return
-    slot.nameState.counters.dropped += lost
-    slot.traffic.dropped += lost
+    countDropped(slot, lost)
     this.opts.onerror(errors.undelivered(slot.nameState.name, link.remoteKey(), lost, reason))
     this.release(slot.nameState)
   }
@@ -476,4 +474,15 @@ export class ExtensionHub implements ExtensionPort {
     this.progressed(link, slot)
     this.release(slot.nameState)
   }
+}
+
+/** Messages of a lane that will not be delivered: counted for the lane and its extension. */
+function countDropped(slot: Slot, count: number): void {
+  slot.nameState.counters.dropped += count
+  slot.traffic.dropped += count
+}
+
+/** Where a removed lane's receive state is remembered: its peer and extension. */
+function memoryKey(link: Link, slot: Slot): string {
+  return `${link.remoteKey()}:${slot.nameState.key}`
 }

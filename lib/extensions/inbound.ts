@@ -24,7 +24,6 @@ type Received = 'now' | 'later' | 'skipped' | 'refused'
  */
 export class Inbound {
   private readonly deliveries = new DeliveryQueue<Arrival>((a) => {
-    a.slot.queued--
     a.slot.queuedBytes -= a.bytes.byteLength
     this.deliver(a.link, a.slot, a.seq, a.epoch, a.bytes)
     a.link.writer.delivered(a.slot) // the acknowledgement, now or a moment later
@@ -84,15 +83,15 @@ export class Inbound {
       this.violation(link, slot.nameState, `message ${seq} is beyond its window of ${slot.lane.windowMessages} messages`)
       return 'refused'
     }
+    const now = this.deliveries.canDeliverNow()
+    if (!now && slot.queuedBytes + bytes.byteLength > RECEIVE_QUEUE_BYTES) {
+      this.violation(link, slot.nameState, `more than ${RECEIVE_QUEUE_BYTES} bytes in flight`)
+      return 'refused'
+    }
     slot.nameState.counters.received++
     slot.traffic.received++
     const epoch = slot.lane.remoteEpoch
-    if (!this.deliveries.canDeliverNow()) {
-      if (slot.queuedBytes + bytes.byteLength > RECEIVE_QUEUE_BYTES) {
-        this.violation(link, slot.nameState, `more than ${RECEIVE_QUEUE_BYTES} bytes in flight`)
-        return 'refused'
-      }
-      slot.queued++
+    if (!now) {
       slot.queuedBytes += bytes.byteLength
       this.deliveries.push({ link, slot, seq, epoch, bytes })
       return 'later'

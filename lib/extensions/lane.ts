@@ -79,7 +79,10 @@ export class Lane {
     /** Random per lane: a receiver tells a new sender session from a resumed one. */
     readonly epoch: number,
     private readonly limits: WindowLimits,
-    private readonly counters: LaneCounters
+    /** This lane's own counts... */
+    private readonly counters: LaneCounters,
+    /** ...and the counts it adds to as well (its extension's, over every peer), if any. */
+    private readonly shared: LaneCounters | null = null
   ) {}
 
   /** The window's size in messages. */
@@ -142,7 +145,7 @@ export class Lane {
   take(): Uint8Array | null {
     if (!this.connected) return null
     if (this.written < this.inFlight) {
-      this.counters.resent++
+      this.tally(0, 1)
       return this.pending[this.head + this.written++]
     }
     const index = this.head + this.inFlight
@@ -152,7 +155,7 @@ export class Lane {
     this.inFlight++
     this.inFlightBytes += bytes.byteLength
     this.written++
-    this.counters.sent++
+    this.tally(1, 0)
     return bytes
   }
 
@@ -168,12 +171,16 @@ export class Lane {
     let size = 0
     while (this.written < this.inFlight) {
       const bytes = pending[this.head + this.written]
-      if (count > 0 && size + bytes.byteLength > maxBytes) return count
+      if (count > 0 && size + bytes.byteLength > maxBytes) break
       this.written++
-      this.counters.resent++
       out.push(bytes)
       count++
       size += bytes.byteLength
+    }
+    const resent = count
+    if (this.written < this.inFlight) {
+      this.tally(0, resent)
+      return count
     }
     const { messages, bytes: byteWindow } = this.limits
     for (let index = this.head + this.inFlight; index < pending.length && this.inFlight < messages; index++) {
@@ -183,12 +190,21 @@ export class Lane {
       this.inFlight++
       this.inFlightBytes += bytes.byteLength
       this.written++
-      this.counters.sent++
       out.push(bytes)
       count++
       size += bytes.byteLength
     }
+    this.tally(count - resent, resent)
     return count
+  }
+
+  /** Counts messages written for the first time and again, once per write (not per message). */
+  private tally(sent: number, resent: number): void {
+    this.counters.sent += sent
+    this.counters.resent += resent
+    if (this.shared === null) return
+    this.shared.sent += sent
+    this.shared.resent += resent
   }
 
   /** The remote delivered every message below `upTo`: release them. */

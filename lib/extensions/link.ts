@@ -4,7 +4,7 @@ import type NoiseSecretStream from '@hyperswarm/secret-stream'
 import type { Peer } from '../peer'
 import type { PeerRecord } from '../peer-record'
 import { toHex } from '../keys'
-import { Lane, LaneCounters, WindowLimits } from './lane'
+import { Lane, WindowLimits } from './lane'
 import type { NameState } from './registry'
 import { LinkWriter } from './writer'
 import type { BatchWire } from './wire'
@@ -30,8 +30,7 @@ export interface Slot {
   shed: number
   /** What this lane moved with its peer (its name's counters hold the sums over every peer). */
   readonly traffic: SlotTraffic
-  /** Received messages waiting for their delivery turn, and their bytes. */
-  queued: number
+  /** The bytes of received messages waiting for their delivery turn. */
   queuedBytes: number
   /** False once the peer left or the name was unregistered. */
   alive: boolean
@@ -86,7 +85,7 @@ export function createSlot(nameState: NameState, window: WindowLimits): Slot {
   const traffic: SlotTraffic = { sent: 0, resent: 0, received: 0, dropped: 0 }
   return {
     nameState,
-    lane: new Lane(randomBytes(4).readUInt32LE(0), window, laneCounters(traffic, nameState.counters)),
+    lane: new Lane(randomBytes(4).readUInt32LE(0), window, traffic, nameState.counters),
     traffic,
     channel: null,
     batch: null,
@@ -96,30 +95,9 @@ export function createSlot(nameState: NameState, window: WindowLimits): Slot {
     fullSince: 0,
     stalled: false,
     shed: 0,
-    queued: 0,
     queuedBytes: 0,
     alive: true,
     scheduled: false,
     lateAck: false
-  }
-}
-
-/** The lane's counters: each count goes to the lane's own traffic and to its name's shared counters. */
-function laneCounters(own: SlotTraffic, shared: LaneCounters): LaneCounters {
-  return {
-    get sent(): number {
-      return own.sent
-    },
-    set sent(value: number) {
-      shared.sent += value - own.sent
-      own.sent = value
-    },
-    get resent(): number {
-      return own.resent
-    },
-    set resent(value: number) {
-      shared.resent += value - own.resent
-      own.resent = value
-    }
   }
 }
