@@ -105,4 +105,33 @@ describe('keep-alive channel: stall reports', () => {
     expect(applied).toEqual([2 ** 31 - 1, 400])
     expect(errors).toEqual([])
   })
+
+  it("passes on a remote's peer count only up to 65,535, tells ours when the channel opens and through the handle", async () => {
+    const [a, b] = pair()
+    streams.push(a, b)
+    const told: number[] = []
+    let alive = false
+    const handle = armKeepAlive(a, {
+      timeout: 0,
+      handshakeTimeout: 2000,
+      watchdog: null,
+      onerror: () => {},
+      onalive: () => (alive = true),
+      peers: () => 3,
+      onpeers: (count) => told.push(count)
+    })
+    const ours: number[] = []
+    const channel = Protomux.from(b).createChannel({
+      protocol: KEEPALIVE_PROTOCOL,
+      messages: [{ encoding: c.raw }, { encoding: c.raw }, { encoding: c.raw, onmessage: (bytes: Uint8Array) => ours.push(c.decode(c.uint, bytes)) }]
+    })
+    channel?.open()
+    await until(() => alive && ours.length === 1, 5000, 'the channel open and our count told')
+    // A count a hostile remote might send: 2^53 − 1, just above the bound, then a real one.
+    for (const count of [2 ** 53 - 1, 65536, 7]) channel?.messages[2].send(c.encode(c.uint, count))
+    handle.tellPeers(4)
+    await until(() => told.length === 1 && ours.length === 2, 5000, 'the valid count and our new one')
+    expect(told).toEqual([7])
+    expect(ours).toEqual([3, 4])
+  })
 })
