@@ -1,8 +1,14 @@
 /**
  * The Angular dashboard (built with `ng build`) in real headless Chromium against live networkers
  * served by `serveNetworker` in a child process (e2e/server.ts): three peers appear, a message
- * arrives, the configure form joins a topic, a closed networker vanishes, a killed and restarted
- * server leaves the page showing the true state, and a wrong token or a foreign origin is refused.
+ * arrives, the configure form joins a topic, a closed networker vanishes, the throughput chart
+ * (uPlot) draws each peer's traffic and a core's progress bar moves to synced as blocks flow
+ * (metrics$), a killed and restarted server leaves the page showing the true state, and a wrong
+ * token or a foreign origin is refused.
+ *
+ * The README's screenshot comes from here: `UPDATE_SCREENSHOT=1` writes
+ * docs/img/angular-dashboard.png once the chart and the bars show data (plain runs leave the
+ * working tree alone).
  *
  * Run from examples/angular-dashboard after `npm ci && npx ng build`, with the library's
  * dependencies installed at the repository root: `bash .ci/angular` does all of it. Prints
@@ -22,12 +28,17 @@ import { CHROMIUM_ARGS, chromiumPath } from '../../../test/chromium'
 const ROOT = path.join(__dirname, '..', '..', '..')
 const DIST = path.join(__dirname, '..', 'dist', 'angular-dashboard', 'browser')
 const TOKEN = 'e2e-secret'
+const SCREENSHOT = path.join(ROOT, 'docs', 'img', 'angular-dashboard.png')
+/** Bytes of a block the server appends (e2e/server.ts). */
+const BLOCK_SIZE = 4096
 
 interface Ready {
   url: string
   ws: string
   host: string
   peers: string[]
+  /** The discovery key of the core the first peer writes and the host downloads. */
+  feed: string
 }
 
 /** One run of e2e/server.ts. */
@@ -56,7 +67,7 @@ class ServerProcess {
     return new ServerProcess(child)
   }
 
-  async line(predicate: (line: Record<string, unknown>) => boolean, ms = 60_000): Promise<Record<string, unknown>> {
+  async line(predicate: (line: Record<string, unknown>, index: number) => boolean, ms = 60_000): Promise<Record<string, unknown>> {
     const deadline = Date.now() + ms
     for (;;) {
       const found = this.lines.find(predicate)
@@ -75,6 +86,13 @@ class ServerProcess {
 
   send(command: string): void {
     this.child.stdin.write(`${command}\n`)
+  }
+
+  /** Sends a command and waits for its answer: the first line after it with `field`. */
+  async ask(command: string, field: string): Promise<Record<string, unknown>> {
+    const from = this.lines.length
+    this.send(command)
+    return this.line((l, index) => index >= from && field in l)
   }
 
   kill(): Promise<void> {
@@ -113,7 +131,8 @@ const waitRows = (p: Page, count: number): Promise<unknown> =>
 
 test('three peers appear', async () => {
   page = await browser.newPage()
-  await page.goto(`${ready.url}#token=${TOKEN}`)
+  // Metrics samples every 200 ms, for the chart and bars below.
+  await page.goto(`${ready.url}#token=${TOKEN}&interval=200`)
   await page.locator('#status[data-state="open"]').waitFor({ timeout: 20_000 })
   await waitRows(page, 3)
   assert.deepEqual(await rowKeys(page), sorted(ready.peers))
@@ -137,6 +156,98 @@ test('a closed networker vanishes', async () => {
   server.send('close 2')
   await page.locator(`#peers tr[data-key="${leaving}"]`).waitFor({ state: 'detached', timeout: 20_000 })
   assert.deepEqual(await rowKeys(page), sorted(ready.peers.slice(0, 2)))
+})
+
+/** What the page's throughput chart shows: samples drawn, uPlot series, peers in the legend. */
+interface ChartView {
+  readonly samples: number
+  readonly series: number
+  readonly peers: string[]
+  readonly canvas: boolean
+}
+const chartOf = (p: Page): Promise<ChartView> =>
+  p.locator('app-traffic-chart').evaluate((chart) => ({
+    samples: Number(chart.getAttribute('data-samples')),
+    series: Number(chart.getAttribute('data-series')),
+    peers: [...chart.querySelectorAll('li[data-key]')].map((li) => li.getAttribute('data-key') ?? ''),
+    canvas: chart.querySelector('canvas') !== null
+  }))
+
+/**
+ * Records in the page every value `attribute` takes on the element `selector` finds from now on
+ * (a MutationObserver), so a value shown for one sample is not missed; `seen` reads them back.
+ */
+const record = (p: Page, name: string, selector: string, attribute: string): Promise<void> =>
+  p.evaluate(`(() => {
+    const values = ((window.__seen ??= {})[${JSON.stringify(name)}] = [])
+    const target = document.querySelector(${JSON.stringify(selector)})
+    if (target === null) throw new Error('no element ' + ${JSON.stringify(selector)})
+    const read = () => values.push(target.getAttribute(${JSON.stringify(attribute)}) ?? '')
+    read()
+    new MutationObserver(read).observe(target, { attributes: true, attributeFilter: [${JSON.stringify(attribute)}] })
+  })()`) as Promise<void>
+const seen = (p: Page, name: string): Promise<string[]> => p.evaluate(`window.__seen[${JSON.stringify(name)}]`) as Promise<string[]>
+
+test('the throughput chart draws each peer’s traffic and changes as blocks flow', async () => {
+  const writer = ready.peers[0]
+  const row = `app-traffic-chart li[data-key="${writer}"]`
+  await page.locator(row).waitFor({ timeout: 20_000 })
+  const before = await chartOf(page)
+  assert.ok(before.canvas, 'uPlot drew no canvas')
+  assert.ok(before.samples > 0)
+  assert.equal(before.series, 2 * before.peers.length, 'one series in and one out per peer')
+  for (const key of ready.peers.slice(0, 2)) assert.ok(before.peers.includes(key), `peer ${key.slice(0, 8)} is not on the chart`)
+
+  // The first peer appends 1,000 blocks of 4 KiB and the host downloads them: its "in" rate shows it.
+  await record(page, 'writer-in', row, 'data-in')
+  await server.ask('append 1000', 'appended')
+  await server.ask('download 1000', 'downloaded')
+  await page.waitForFunction(
+    `(window.__seen['writer-in'] ?? []).some((value) => Number(value) > ${BLOCK_SIZE})`,
+    null,
+    { timeout: 20_000 }
+  )
+  await page.waitForFunction(`Number(document.querySelector('app-traffic-chart').dataset.samples) >= ${before.samples + 2}`, null, {
+    timeout: 20_000
+  })
+  const after = await chartOf(page)
+  assert.ok(after.samples > before.samples, 'the sample count did not grow')
+  assert.equal(after.series, 2 * after.peers.length)
+  const peak = Math.max(...(await seen(page, 'writer-in')).map(Number))
+  console.log(`  (samples ${before.samples} -> ${after.samples}, series ${after.series} for ${after.peers.length} peers, writer in peak ${peak} B/s)`)
+})
+
+test('a progress bar per core moves and reaches synced', async () => {
+  const core = `#cores li[data-key="${ready.feed}"]`
+  const bar = `${core} [role="progressbar"]`
+  await page.locator(bar).waitFor({ timeout: 20_000 })
+  await record(page, 'bar', bar, 'aria-valuenow')
+  const length = Number((await server.ask('append 3000', 'appended')).length)
+  // The host downloads a third, two thirds, then all of it: the bar shows each step.
+  const ends = [Math.round(length / 3), Math.round((2 * length) / 3), length]
+  for (const end of ends) {
+    await server.ask(`download ${end}`, 'downloaded')
+    const percent = Math.round((end / length) * 1000) / 10
+    const synced = end === length
+    await page.locator(`${core}[data-synced="${synced}"] [role="progressbar"][aria-valuenow="${percent}"]`).waitFor({ timeout: 20_000 })
+    assert.match((await page.locator(`${core} .detail`).textContent()) ?? '', new RegExp(`^${percent}% · ${end}/${length} blocks · 1 peer · `))
+  }
+  assert.match((await page.locator(`${core} .detail`).textContent()) ?? '', /· synced$/)
+  assert.equal(await page.locator(core).getAttribute('data-progress'), '1')
+  const values = (await seen(page, 'bar')).map(Number)
+  assert.ok(values.some((v) => v > 0 && v < 100), `no value between 0 and 100: ${values.join(', ')}`)
+  assert.equal(values.at(-1), 100)
+  console.log(`  (bar showed ${[...new Set(values)].join(' -> ')} %)`)
+
+  // The picture for the docs (written on request only), once the bar's fill has slid to its width.
+  await page.evaluate('Promise.all(document.getAnimations().map((animation) => animation.finished))')
+  const png = await page.screenshot({ fullPage: true })
+  assert.equal(png.subarray(1, 4).toString(), 'PNG')
+  if (process.env.UPDATE_SCREENSHOT === '1') {
+    fs.mkdirSync(path.dirname(SCREENSHOT), { recursive: true })
+    fs.writeFileSync(SCREENSHOT, png)
+    console.log(`  (wrote ${path.relative(ROOT, SCREENSHOT)})`)
+  }
 })
 
 test('killing and restarting the server: after reconnecting the page shows the true state', async () => {
@@ -203,6 +314,10 @@ async function main(): Promise<number> {
     browser = await chromium.launchPersistentContext(userDataDir, {
       executablePath: await chromiumPath(),
       headless: true,
+      viewport: { width: 1280, height: 800 },
+      // uPlot formats numbers with Intl for navigator.language: a POSIX locale of the environment
+      // (e.g. en-US@posix) is no language tag Intl takes.
+      locale: 'en-US',
       args: [...CHROMIUM_ARGS]
     })
     try {

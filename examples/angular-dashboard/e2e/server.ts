@@ -1,12 +1,17 @@
 /**
  * The server the Angular dashboard's browser test kills and restarts: a loopback testnet, a
  * host networker and `peers` others on one topic (each with a `chat` extension), the built app
- * (dist/angular-dashboard/browser) and `serveNetworker` on one port.
+ * (dist/angular-dashboard/browser) and `serveNetworker` on one port. The first peer writes a
+ * core (`feed`) that the host opens by key, so the host's metrics$ has a core and bytes per peer
+ * when the test makes blocks flow.
  *
- * Args: <port> <token> <peers> <dir>. Prints JSON lines on stdout: `{ ready, url, host, peers }`,
- * then one per command. Commands on stdin: `close <i>` (closes the i-th peer),
- * `chat <i> <text>` (peer i says something on chat).
+ * Args: <port> <token> <peers> <dir>. Prints JSON lines on stdout: `{ ready, url, ws, host,
+ * peers, feed }` (`feed`: the core's discovery key), then one per command. Commands on stdin:
+ * `close <i>` (closes the i-th peer), `chat <i> <text>` (peer i says something on chat),
+ * `append <n>` (the first peer appends n blocks of 4 KiB to the feed: `{ appended, length }`),
+ * `download <end>` (the host downloads the feed's blocks [0, end): `{ downloaded, contiguous }`).
  */
+import { randomBytes } from 'crypto'
 import fs from 'fs'
 import http from 'http'
 import path from 'path'
@@ -18,6 +23,7 @@ import { serveNetworker } from '../../../lib/remote/server'
 const [portArg, token, peersArg, dir] = process.argv.slice(2)
 const DIST = path.join(__dirname, '..', 'dist', 'angular-dashboard', 'browser')
 const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css' }
+const BLOCK_SIZE = 4096
 
 const say = (line: Record<string, unknown>): void => {
   process.stdout.write(`${JSON.stringify(line)}\n`)
@@ -46,6 +52,12 @@ async function main(): Promise<void> {
       }
     })
   })
+  // The first peer's core; the host opens it by key (Corestore replicates it over the connection
+  // they already have) and downloads what the test asks for.
+  const feed = stores[1].get({ name: 'feed' })
+  await feed.ready()
+  const copy = stores[0].get({ key: feed.key as Buffer })
+  await copy.ready()
 
   const server = http.createServer((request, response) => {
     const url = new URL(request.url ?? '/', 'http://app.invalid')
@@ -67,7 +79,14 @@ async function main(): Promise<void> {
   })
   const port = (server.address() as { port: number }).port
   const keyOf = (n: ReactiveNetworker): string => (n.publicKey as Buffer).toString('hex')
-  say({ ready: true, url: `http://127.0.0.1:${port}/`, ws: remote.url, host: keyOf(host), peers: others.map(keyOf) })
+  say({
+    ready: true,
+    url: `http://127.0.0.1:${port}/`,
+    ws: remote.url,
+    host: keyOf(host),
+    peers: others.map(keyOf),
+    feed: (copy.discoveryKey as Buffer).toString('hex')
+  })
 
   readline.createInterface({ input: process.stdin }).on('line', (line) => {
     const [command, index, ...rest] = line.trim().split(' ')
@@ -77,6 +96,14 @@ async function main(): Promise<void> {
     } else if (command === 'chat') {
       chats[i + 1].broadcast({ text: rest.join(' ') })
       say({ chat: i })
+    } else if (command === 'append') {
+      const blocks = Array.from({ length: i }, () => randomBytes(BLOCK_SIZE))
+      void feed.append(blocks).then(({ length }) => say({ appended: i, length }))
+    } else if (command === 'download') {
+      void copy
+        .download({ start: 0, end: i })
+        .done()
+        .then(() => say({ downloaded: i, contiguous: copy.contiguousLength }))
     } else if (command === 'stop') {
       void (async () => {
         await remote.close()

@@ -3,9 +3,11 @@ import { bootstrapApplication } from '@angular/platform-browser'
 import { AppComponent } from './app/app.component'
 import { NETWORKER_CONFIG } from './app/networker.service'
 
-// The server and token come from the page's hash (#server=ws://…&token=…); by default the
-// networker endpoint of the server that served the page.
+// The server, token and metrics interval come from the page's hash
+// (#server=ws://…&token=…&interval=200); by default the networker endpoint of the server that
+// served the page, sampled at the networker's default interval.
 const params = new URLSearchParams(location.hash.slice(1))
+const interval = params.get('interval')
 const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:'
 
 bootstrapApplication(AppComponent, {
@@ -15,7 +17,8 @@ bootstrapApplication(AppComponent, {
       provide: NETWORKER_CONFIG,
       useValue: {
         url: params.get('server') ?? `${scheme}//${location.host}/networker`,
-        token: params.get('token') ?? undefined
+        token: params.get('token') ?? undefined,
+        metricsInterval: interval === null ? undefined : Number(interval)
       }
     }
   ]

@@ -1,11 +1,14 @@
 import { AsyncPipe, SlicePipe } from '@angular/common'
-import { ChangeDetectionStrategy, Component, inject, signal } from '@angular/core'
+import { ChangeDetectionStrategy, Component, computed, inject, signal } from '@angular/core'
 import { FormControl, FormGroup, ReactiveFormsModule, Validators } from '@angular/forms'
+import type { RemoteCoreMetrics } from '@basestore/networker/remote'
 import { NetworkerService } from './networker.service'
+import { formatRate } from './rate.pipe'
+import { TrafficChartComponent } from './traffic-chart.component'
 
 @Component({
   selector: 'app-root',
-  imports: [AsyncPipe, SlicePipe, ReactiveFormsModule],
+  imports: [AsyncPipe, SlicePipe, ReactiveFormsModule, TrafficChartComponent],
   changeDetection: ChangeDetectionStrategy.OnPush,
   template: `
     <header>
@@ -16,6 +19,26 @@ import { NetworkerService } from './networker.service'
       </span>
     </header>
     <main>
+      <section class="wide">
+        <h2>Throughput per peer <span class="hint">metrics$ · bytes/s in (solid) and out (dashed)</span></h2>
+        <app-traffic-chart [traffic]="net.traffic()" />
+      </section>
+      <section class="wide">
+        <h2>Cores <span id="core-count">{{ cores().length }}</span> <span class="hint">metrics$ · replication progress</span></h2>
+        <ul id="cores">
+          @for (core of cores(); track core.discoveryKey) {
+            <li [attr.data-key]="core.discoveryKey" [attr.data-progress]="core.progress" [attr.data-synced]="core.synced">
+              <span class="key" [title]="core.discoveryKey">{{ core.discoveryKey | slice: 0 : 16 }}…</span>
+              <div class="bar" role="progressbar" aria-valuemin="0" aria-valuemax="100" [attr.aria-valuenow]="core.percent">
+                <div class="fill" [style.width.%]="core.percent"></div>
+              </div>
+              <span class="detail">{{ core.detail }}</span>
+            </li>
+          } @empty {
+            <li class="empty">No core is being replicated.</li>
+          }
+        </ul>
+      </section>
       <div>
         <section>
           <h2>Peers <span id="peer-count">{{ net.peers().length }}</span></h2>
@@ -79,6 +102,9 @@ export class AppComponent {
     lookup: new FormControl(true, { nonNullable: true })
   })
 
+  /** Each core with its bar's percent (one decimal) and its line of text. */
+  protected readonly cores = computed(() => this.net.cores().map((core) => ({ ...core, ...coreView(core) })))
+
   protected closeCode(): number | null {
     return this.net.connection() === 'closed' ? this.net.closeCode : null
   }
@@ -99,4 +125,13 @@ export class AppComponent {
     if (message !== null && typeof message === 'object' && 'text' in message && typeof message.text === 'string') return message.text
     return JSON.stringify(message)
   }
+}
+
+/** "N% · contiguous/remote blocks · peers · rate (and time left) or synced", as the plain dashboard. */
+function coreView(core: RemoteCoreMetrics): { percent: number; detail: string } {
+  const percent = Math.round(core.progress * 1000) / 10
+  const eta = core.etaSeconds === null ? '' : ` · ${Math.ceil(core.etaSeconds)} s left`
+  const state = core.synced ? (core.peers > 0 ? 'synced' : 'no peers') : `${formatRate(core.bytesDownPerSecond)}${eta}`
+  const peers = `${core.peers} peer${core.peers === 1 ? '' : 's'}`
+  return { percent, detail: `${percent}% · ${core.contiguousLength}/${core.remoteLength || core.length} blocks · ${peers} · ${state}` }
 }

@@ -4,15 +4,18 @@ import { EMPTY, map, scan, shareReplay, startWith, switchMap } from 'rxjs'
 import {
   connectNetworker,
   type RemoteConfigureOptions,
+  type RemoteCoreMetrics,
   type RemoteMessage,
   type RemoteNetworker,
   type RemoteTopicState
 } from '@basestore/networker/remote'
+import { NO_TRAFFIC, addSample } from './traffic'
 
-/** Where the networker's server is, and its token. */
+/** Where the networker's server is, its token, and ms between metrics samples (default 1000). */
 export interface NetworkerConfig {
   readonly url: string
   readonly token?: string
+  readonly metricsInterval?: number
 }
 
 export const NETWORKER_CONFIG = new InjectionToken<NetworkerConfig>('NETWORKER_CONFIG')
@@ -36,6 +39,18 @@ export class NetworkerService implements OnDestroy {
     scan((log: RemoteMessage[], message) => [message, ...log].slice(0, 50), []),
     startWith([] as RemoteMessage[]),
     shareReplay({ bufferSize: 1, refCount: true })
+  )
+
+  /** One metrics$ subscription shared by the chart and the bars (the last sample replayed). */
+  readonly metrics$ = this.networker
+    .metrics$({ interval: this.config.metricsInterval })
+    .pipe(shareReplay({ bufferSize: 1, refCount: true }))
+  /** The throughput chart's window of samples (traffic.ts: a pure reducer). */
+  readonly traffic = toSignal(this.metrics$.pipe(scan(addSample, NO_TRAFFIC)), { initialValue: NO_TRAFFIC })
+  /** The cores being replicated, by discovery key. */
+  readonly cores = toSignal(
+    this.metrics$.pipe(map((sample) => Object.values(sample.cores).sort((a, b) => a.discoveryKey.localeCompare(b.discoveryKey)))),
+    { initialValue: [] as RemoteCoreMetrics[] }
   )
 
   /** How the connection ended, once it did (4401: wrong token, 4403: origin refused, …). */
