@@ -89,6 +89,8 @@ export class ReplicationMeter {
   private readonly monitors = new Map<InternalCore, Monitor>()
   /** Counts by discovery key (hex). */
   private readonly counts = new Map<string, BlockCounts>()
+  /** Each core's keys in hex, made once: a core's key and discovery key never change once open. */
+  private readonly names = new WeakMap<InternalCore, { readonly key: string; readonly discoveryKey: string }>()
   private started = false
   private readonly onCore = (core: InternalCore): void => this.monitor(core)
 
@@ -120,12 +122,17 @@ export class ReplicationMeter {
     const open = new Set<string>()
     for (const core of openCores(this.store)) {
       if (core.opened !== true || !(core.key instanceof Uint8Array) || !(core.discoveryKey instanceof Uint8Array)) continue
-      const discoveryKey = b4a.toString(core.discoveryKey, 'hex')
+      let names = this.names.get(core)
+      if (names === undefined) {
+        names = { key: b4a.toString(core.key, 'hex'), discoveryKey: b4a.toString(core.discoveryKey, 'hex') }
+        this.names.set(core, names)
+      }
+      const { key, discoveryKey } = names
       open.add(discoveryKey)
       const length = core.state?.length ?? 0
       const peers = core.replicator?.peers
       readings.push({
-        key: b4a.toString(core.key, 'hex'),
+        key,
         discoveryKey,
         length,
         contiguousLength: Math.min(length, core.header?.hints?.contiguousLength ?? 0),

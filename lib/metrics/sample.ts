@@ -2,9 +2,9 @@ import { counterDelta } from '../../operators/rates'
 import type { PeerExtensionTraffic } from '../extensions'
 import type { Peer } from '../peer'
 import type { SwarmCounters } from '../swarm-source'
-import type { ReplicationMeter } from './cores'
+import type { BlockCounts, CoreReading, ReplicationMeter } from './cores'
 import type { PeerTallies } from './peers'
-import { assess } from './progress'
+import { assess, type Assessment } from './progress'
 import type { CoreMetrics, DhtMetrics, ExtensionTraffic, NetworkerMetrics, PeerMetrics, SwarmMetrics } from './types'
 
 /** What a sample reads: each part through what its owner exposes. */
@@ -68,6 +68,12 @@ export function takeSample(sources: SampleSources, previous: NetworkerMetrics | 
     const before = previous?.cores[core.discoveryKey]
     const counts = core.counts ?? { blocksDown: 0, blocksUp: 0, bytesDown: 0, bytesUp: 0 }
     const progress = assess(core.length, core.contiguousLength, core.peers)
+    if (before !== undefined && idleSince(before, core, counts, progress)) {
+      // Nothing moved since a sample that saw nothing move either: the same frozen value (most
+      // cores of a large store, most of the time; it keeps a tick's cost and garbage small).
+      cores[core.discoveryKey] = before
+      continue
+    }
     const blocksDownPerSecond = rate(before?.blocksDown, counts.blocksDown)
     const remaining = progress.target - core.contiguousLength
     cores[core.discoveryKey] = Object.freeze({
@@ -114,6 +120,31 @@ export function takeSample(sources: SampleSources, previous: NetworkerMetrics | 
     swarm,
     dht: dht === null ? null : freezeDht(dht)
   })
+}
+
+/**
+ * Whether a core's figures equal those of `before`, and `before` had every rate at 0: its value
+ * now would be `before` again (unchanged counters give rates of 0, and no ETA without a rate).
+ */
+function idleSince(before: CoreMetrics, core: CoreReading, counts: Readonly<BlockCounts>, progress: Assessment): boolean {
+  return (
+    before.blocksDownPerSecond === 0 &&
+    before.blocksUpPerSecond === 0 &&
+    before.bytesDownPerSecond === 0 &&
+    before.bytesUpPerSecond === 0 &&
+    before.key === core.key &&
+    before.length === core.length &&
+    before.contiguousLength === core.contiguousLength &&
+    before.byteLength === core.byteLength &&
+    before.blocksDown === counts.blocksDown &&
+    before.blocksUp === counts.blocksUp &&
+    before.bytesDown === counts.bytesDown &&
+    before.bytesUp === counts.bytesUp &&
+    before.remoteLength === progress.remoteLength &&
+    before.peers === progress.peers &&
+    before.progress === progress.progress &&
+    before.synced === progress.synced
+  )
 }
 
 function extensionsOf(traffic: readonly PeerExtensionTraffic[]): Readonly<Record<string, ExtensionTraffic>> {

@@ -190,6 +190,55 @@ test('metrics() equals the sample metrics$ emitted at the same instant; values a
 })
 
 
+test('a core where nothing moved keeps its frozen value from sample to sample; one that moves gets a new value, and keeps it again only once a sample showed its rates back at 0', async () => {
+  const storeA = h.store()
+  const idle = storeA.get({ name: 'idle' })
+  const busy = storeA.get({ name: 'busy' })
+  await Promise.all([idle.ready(), busy.ready()])
+  await idle.append(Buffer.from('one block'))
+  const storeB = h.store()
+  const idleClone = storeB.get({ key: idle.key as Buffer })
+  const busyClone = storeB.get({ key: busy.key as Buffer })
+  await Promise.all([idleClone.ready(), busyClone.ready()])
+  const a = h.networker(storeA)
+  const b = h.networker(storeB)
+  await a.configure(idle.discoveryKey as Buffer, { announce: true, lookup: false })
+  await b.configure(idle.discoveryKey as Buffer, { announce: false, lookup: true })
+  await waitForPeers(b, 1)
+  await idleClone.get(0)
+  busyClone.download({ start: 0, end: -1 })
+  const samples = record(b.metrics$({ interval: 100 })).values
+  const idleKey = hex(idle.discoveryKey)
+  const busyKey = hex(busy.discoveryKey)
+  // Both cores synced with a peer, and two samples in a row with nothing moving on either.
+  await until(
+    () => samples.length >= 2 && [idleKey, busyKey].every((k) => samples.at(-1)?.cores[k]?.synced === true && samples.at(-1)?.cores[k] === samples.at(-2)?.cores[k]),
+    10_000,
+    'two samples of two settled cores'
+  )
+  const settled = samples.length
+  await busy.append(Array.from({ length: 20 }, (_, i) => Buffer.alloc(4096, i)))
+  await until(() => samples.at(-1)?.cores[busyKey]?.blocksDown === 20 && samples.at(-1)?.cores[busyKey]?.bytesDownPerSecond === 0, 10_000, 'the download seen, then a sample at rest')
+  await until(() => samples.length >= settled + 2 && samples.at(-1)?.cores[busyKey] === samples.at(-2)?.cores[busyKey], 10_000, 'the busy core at rest again')
+  const idleValues = new Set(samples.slice(settled - 1).map((s) => s.cores[idleKey]))
+  const busyValues = samples.slice(settled - 1).map((s) => s.cores[busyKey])
+  console.log(JSON.stringify({ scenario: 'sharing', samples: samples.length - settled + 1, idleValues: idleValues.size, busyValues: new Set(busyValues).size }))
+  // The idle core: one value through the whole download of the other.
+  expect(idleValues.size).toBe(1)
+  // The busy core: a new value whenever something moved or a rate changed, never reused while moving.
+  for (let k = 1; k < busyValues.length; k++) {
+    if (busyValues[k] === busyValues[k - 1]) {
+      expect(busyValues[k - 1].bytesDownPerSecond).toBe(0)
+      expect(busyValues[k - 1].blocksDownPerSecond).toBe(0)
+    } else {
+      expect(busyValues[k]).not.toEqual(busyValues[k - 1])
+    }
+  }
+  expect(busyValues.some((v) => v.bytesDownPerSecond > 0)).toBe(true)
+  expect(busyValues.at(-1)).toMatchObject({ blocksDown: 20, synced: true, progress: 1, etaSeconds: null })
+})
+
+
 /** Appends `blocks` blocks of `size` bytes to `core`, one every `every` ms; resolves when done. */
 function appendSteadily(core: Corestore.Hypercore, blocks: number, size: number, every: number): Promise<void> {
   return new Promise<void>((resolve, reject) => {
