@@ -250,6 +250,42 @@ test('a progress bar per core moves and reaches synced', async () => {
   }
 })
 
+test('the chart follows the width of the window', async () => {
+  const canvasWidth = (): Promise<number> =>
+    page.evaluate(`document.querySelector('app-traffic-chart .plot canvas').getBoundingClientRect().width`) as Promise<number>
+  const plotWidth = (): Promise<number> =>
+    page.evaluate(`document.querySelector('app-traffic-chart .plot').clientWidth`) as Promise<number>
+  const viewport = page.viewportSize() ?? { width: 1280, height: 720 }
+  try {
+    const wide = await canvasWidth()
+    await page.setViewportSize({ width: Math.round(viewport.width * 0.6), height: viewport.height })
+    await page.waitForFunction(
+      `(() => { const plot = document.querySelector('app-traffic-chart .plot'); const canvas = plot.querySelector('canvas'); return Math.abs(canvas.getBoundingClientRect().width - Math.max(320, plot.clientWidth)) < 2 })()`,
+      null,
+      { timeout: 10_000 }
+    )
+    const narrow = await canvasWidth()
+    assert.ok(narrow < wide, `the chart stayed ${wide} px wide in a narrower window`)
+    console.log(`  (chart ${Math.round(wide)} -> ${Math.round(narrow)} px, its container ${await plotWidth()} px)`)
+  } finally {
+    await page.setViewportSize(viewport)
+  }
+})
+
+test('an interval the networker refuses (#interval=50) is ignored: the page starts with the default', async () => {
+  const other = await browser.newPage()
+  extraPages.push(other)
+  const warnings: string[] = []
+  other.on('console', (message) => {
+    if (message.type() === 'warning') warnings.push(message.text())
+  })
+  await other.goto(`${ready.url}#token=${TOKEN}&interval=50`)
+  await other.locator('#status[data-state="open"]').waitFor({ timeout: 20_000 })
+  await other.waitForFunction(`Number(document.querySelector('app-traffic-chart')?.dataset.samples) >= 1`, null, { timeout: 20_000 })
+  assert.ok(warnings.some((text) => text.includes('#interval=50 ignored')), `no warning: ${warnings.join(' | ')}`)
+  await other.close()
+})
+
 test('killing and restarting the server: after reconnecting the page shows the true state', async () => {
   const before = ready.peers
   await server.kill()

@@ -4,6 +4,7 @@ import {
   Component,
   DestroyRef,
   ElementRef,
+  afterNextRender,
   afterRenderEffect,
   inject,
   input,
@@ -23,10 +24,11 @@ const color = (i: number): string => COLORS[i % COLORS.length]
  * one of what we sent it (out, dashed), over the window of samples the service keeps.
  *
  * uPlot is created once the template has rendered (it measures its container), gets `setData` on
- * each sample, is rebuilt when the set of peers changes and destroyed with the component. The host
- * element carries what was drawn, for tests and the curious: `data-samples` (samples drawn so
- * far) and `data-series` (uPlot's series, x excluded); the legend shows each peer's latest rates
- * (`data-in`, `data-out`, bytes/s).
+ * each sample, is rebuilt when the set of peers changes, follows the container's width (a
+ * `ResizeObserver`) and is destroyed with the component. The host element carries what was
+ * drawn, for tests and the curious: `data-samples` (samples drawn so far) and `data-series`
+ * (uPlot's series, x excluded); the legend shows each peer's latest rates (`data-in`,
+ * `data-out`, bytes/s).
  */
 @Component({
   selector: 'app-traffic-chart',
@@ -59,10 +61,16 @@ export class TrafficChartComponent {
 
   constructor() {
     afterRenderEffect({
-      earlyRead: () => this.plot().nativeElement.clientWidth,
+      earlyRead: () => widthOf(this.plot().nativeElement),
       write: (width) => this.draw(this.traffic(), width())
     })
-    inject(DestroyRef).onDestroy(() => this.chart?.destroy())
+    // The chart follows its container's width (window resizes, layout changes).
+    const resized = new ResizeObserver(() => this.chart?.setSize({ width: widthOf(this.plot().nativeElement), height: HEIGHT }))
+    afterNextRender(() => resized.observe(this.plot().nativeElement))
+    inject(DestroyRef).onDestroy(() => {
+      resized.disconnect()
+      this.chart?.destroy()
+    })
   }
 
   private draw(traffic: Traffic, width: number): void {
@@ -80,10 +88,15 @@ export class TrafficChartComponent {
   }
 }
 
+/** The width the chart takes in `element`: all of it, at least 320 px. */
+function widthOf(element: HTMLElement): number {
+  return Math.max(320, element.clientWidth)
+}
+
 /** A chart with two series per peer (labelled by the first 8 hex of its key), y in B/s, KB/s, MB/s. */
 function chartOptions(traffic: Traffic, width: number): uPlot.Options {
   return {
-    width: Math.max(320, width),
+    width,
     height: HEIGHT,
     legend: { show: false },
     scales: { x: { time: true }, y: { range: (_chart, _min, max) => [0, Math.max(1024, max)] } },
