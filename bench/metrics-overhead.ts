@@ -19,7 +19,7 @@ import { Subscription } from 'rxjs'
 import { ReactiveNetworker } from '../lib/reactive-networker'
 import type { LocalNetwork } from '../lib/testnet'
 import { waitFor } from '../test/kit/wait'
-import { MiB, Resources, bootstrappedFirewalledNode, networkFor, now, trial } from './common'
+import { MiB, Resources, ScenarioOptions, ScenarioResult, bootstrappedFirewalledNode, median, metric, networkFor, now, percentile, trial } from './common'
 
 const BLOCK_SIZE = 64 * 1024
 
@@ -28,9 +28,6 @@ function arg(name: string, fallback: number): number {
   const at = argv.indexOf(`--${name}`)
   return at === -1 ? fallback : Number(argv[at + 1])
 }
-
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
-const percentile = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))]
 
 async function replicationTrial(net: LocalNetwork, writerStore: Corestore, key: Buffer, discoveryKey: Buffer, blocks: number, observe: boolean): Promise<number> {
   return trial(async (res) => {
@@ -59,7 +56,7 @@ async function replicationTrial(net: LocalNetwork, writerStore: Corestore, key: 
   })
 }
 
-async function replication(res: Resources, net: LocalNetwork, blocks: number, rounds: number) {
+async function replication(res: Resources, net: LocalNetwork, blocks: number, rounds: number, log: (line: string) => void) {
   const writerStore = res.store()
   const core = writerStore.get({ name: 'metrics-overhead' })
   await core.ready()
@@ -82,13 +79,13 @@ async function replication(res: Resources, net: LocalNetwork, blocks: number, ro
     for (const observe of order) {
       const mibs = await run(observe)
       ;(observe ? withMetrics : without).push(mibs)
-      console.log(JSON.stringify({ part: 'replication', round, metrics: observe, mibPerSecond: +mibs.toFixed(1) }))
+      log(JSON.stringify({ part: 'replication', round, metrics: observe, mibPerSecond: +mibs.toFixed(1) }))
     }
   }
   return { without: median(without), withMetrics: median(withMetrics), ratio: +(median(withMetrics) / median(without)).toFixed(3), samples: { without, withMetrics } }
 }
 
-async function sampleCost(res: Resources, net: LocalNetwork, peers: number, cores: number) {
+async function sampleCost(res: Resources, net: LocalNetwork, peers: number, cores: number, samples: number, changedSamples: number) {
   const hubStore = res.store()
   const keys: Buffer[] = []
   for (let i = 0; i < cores; i += 50) {
@@ -136,7 +133,7 @@ async function sampleCost(res: Resources, net: LocalNetwork, peers: number, core
   /** Core values that were those of the sample before (nothing moved): the usual case. */
   let reused = 0
   let prior = sample
-  for (let i = 0; i < 200; i++) {
+  for (let i = 0; i < samples; i++) {
     // metrics() hands back the sample taken in the same millisecond: step past it each time.
     await new Promise((resolve) => setTimeout(resolve, 3))
     const start = performance.now()
@@ -155,7 +152,7 @@ async function sampleCost(res: Resources, net: LocalNetwork, peers: number, core
   await Promise.all(hubCores.map((core) => core.ready()))
   res.defer(() => Promise.all(hubCores.map((core) => core.close())))
   const changedTimes: number[] = []
-  for (let i = 0; i < arg('changed-samples', 50); i++) {
+  for (let i = 0; i < changedSamples; i++) {
     const before = hub.metrics()
     await Promise.all(hubCores.map((core) => core.append(Buffer.from(`block ${i + 1}`))))
     await new Promise((resolve) => setTimeout(resolve, 3))
@@ -169,11 +166,99 @@ async function sampleCost(res: Resources, net: LocalNetwork, peers: number, core
   return {
     peers: Object.keys(sample.peers).length,
     cores: Object.keys(sample.cores).length,
+    times,
+    changedTimes,
     medianMs: +median(times).toFixed(3),
-    p95Ms: +percentile(times, 0.95).toFixed(3),
-    reusedShare: +(reused / (200 * cores)).toFixed(3),
+    p95Ms: +percentile(times, 95).toFixed(3),
+    reusedShare: +(reused / (samples * cores)).toFixed(3),
     changedMedianMs: +median(changedTimes).toFixed(3),
-    changedP95Ms: +percentile(changedTimes, 0.95).toFixed(3)
+    changedP95Ms: +percentile(changedTimes, 95).toFixed(3)
+  }
+}
+
+/**
+ * The `metrics` scenario of `npm run bench`: what observing costs. "raw" here is our own layer
+ * unobserved (the baseline of an overhead), not the bare stack.
+ */
+export async function metrics(opts: ScenarioOptions = {}): Promise<ScenarioResult> {
+  const smoke = opts.smoke ?? false
+  const log = opts.log ?? (() => {})
+  const sizes = smoke
+    ? { blocks: 20, rounds: 1, peers: 2, cores: 20, samples: 10, changedSamples: 3 }
+    : { blocks: 1000, rounds: 9, peers: 32, cores: 1000, samples: 200, changedSamples: 50 }
+  const startedAt = new Date()
+  const t0 = now()
+  const res = new Resources()
+  try {
+    const net = await networkFor(opts, res)
+    const rep = await replication(res, net, sizes.blocks, sizes.rounds, log)
+    const cost = await sampleCost(res, net, sizes.peers, sizes.cores, sizes.samples, sizes.changedSamples)
+    return {
+      scenario: 'metrics',
+      title: 'What observing costs: replication beside metrics$, and one sample of a large networker',
+      smoke,
+      startedAt: startedAt.toISOString(),
+      durationMs: now() - t0,
+      params: { blocks: sizes.blocks, blockSize: BLOCK_SIZE, rounds: sizes.rounds, interval: 100, peers: sizes.peers, cores: sizes.cores, samples: sizes.samples, changedSamples: sizes.changedSamples },
+      metrics: [
+        metric({
+          key: 'replication-observed',
+          label: `replication of ${sizes.blocks} x 64 KiB with metrics$ at 100 ms on both ends (raw: the same without metrics$)`,
+          unit: 'MiB/s',
+          better: 'higher',
+          ours: rep.samples.withMetrics,
+          raw: rep.samples.without,
+          target: { op: '>=', value: 0.98, on: 'ratio' }
+        }),
+        metric({
+          key: 'sample',
+          label: `one sample, ${cost.peers} peers and ${cost.cores} cores, nothing moving (median)`,
+          unit: 'ms',
+          better: 'lower',
+          ours: cost.times,
+          raw: null,
+          target: { op: '<=', value: 2, on: 'ours' },
+          keepSamples: false
+        }),
+        metric({
+          key: 'sample-p95',
+          label: `one sample, ${cost.peers} peers and ${cost.cores} cores, nothing moving (95th percentile)`,
+          unit: 'ms',
+          better: 'lower',
+          ours: cost.times,
+          raw: null,
+          target: { op: '<=', value: 2, on: 'ours' },
+          reduce: (xs) => percentile(xs, 95),
+          keepSamples: false
+        }),
+        metric({
+          key: 'sample-changed',
+          label: `one sample after every core changed (median)`,
+          unit: 'ms',
+          better: 'lower',
+          ours: cost.changedTimes,
+          raw: null,
+          keepSamples: false
+        }),
+        metric({
+          key: 'sample-changed-p95',
+          label: `one sample after every core changed (95th percentile)`,
+          unit: 'ms',
+          better: 'lower',
+          ours: cost.changedTimes,
+          raw: null,
+          reduce: (xs) => percentile(xs, 95),
+          keepSamples: false
+        })
+      ],
+      checks: { samplePeers: cost.peers, sampleCores: cost.cores, reusedShare: cost.reusedShare },
+      notes: [
+        'The replication row compares our layer with itself: "raw" is the run without a metrics$ subscriber (rounds alternate), so the ratio is the cost of observing.',
+        'A sample keeps the frozen value of a core where nothing moved since a sample that showed its rates at 0 (reusedShare: the share of core values kept while idle); after one block was appended to every core, none can be kept.'
+      ]
+    }
+  } finally {
+    await res.cleanup()
   }
 }
 
@@ -187,11 +272,11 @@ async function main(): Promise<void> {
   try {
     const net = await networkFor({}, res)
     if (part !== 'sample') {
-      const rep = await replication(res, net, blocks, rounds)
+      const rep = await replication(res, net, blocks, rounds, (line) => console.log(line))
       console.log(JSON.stringify({ part: 'replication', summary: true, ...rep }))
     }
     if (part !== 'replication') {
-      const cost = await sampleCost(res, net, arg('peers', 32), arg('cores', 1000))
+      const { times, changedTimes, ...cost } = await sampleCost(res, net, arg('peers', 32), arg('cores', 1000), arg('samples', 200), arg('changed-samples', 50))
       console.log(JSON.stringify({ part: 'sample', summary: true, ...cost }))
     }
   } finally {
@@ -199,10 +284,12 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    console.error(err)
-    process.exit(1)
-  }
-)
+if (require.main === module) {
+  main().then(
+    () => process.exit(0),
+    (err) => {
+      console.error(err)
+      process.exit(1)
+    }
+  )
+}

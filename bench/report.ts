@@ -123,7 +123,7 @@ export function render(file: BenchFile, order: readonly string[]): string {
   lines.push('')
   lines.push('```sh')
   lines.push('npm ci')
-  lines.push('npm run bench                       # every scenario (about 2 minutes on 2 cores); writes bench/results/latest.json and this table')
+  lines.push('npm run bench                       # every scenario (about 3 minutes on 2 cores); writes bench/results/latest.json and this table')
   lines.push('npm run bench -- ext-throughput     # one scenario (or several); its entry in latest.json and this table is replaced')
   lines.push('npm run bench -- --smoke            # every scenario at tiny size, nothing written (the test suite runs test/bench-smoke.test.ts)')
   lines.push('npm run bench -- topics --dht-window=default   # topics with dht-rpc\'s own congestion window (slow; nothing written)')

@@ -18,6 +18,7 @@ import { extLatency } from './ext-latency'
 import { topics } from './topics'
 import { peers } from './peers'
 import { operators } from './operators'
+import { metrics } from './metrics-overhead'
 import { BenchFile, machine, updateDocument } from './report'
 
 /** Every scenario, in run order. */
@@ -29,7 +30,8 @@ export const SCENARIOS: ReadonlyArray<readonly [string, (opts: RunOptions) => Pr
   ['ext-latency', extLatency],
   ['topics', topics],
   ['peers', peers],
-  ['operators', operators]
+  ['operators', operators],
+  ['metrics', metrics]
 ]
 
 /** What the runner passes to every scenario (each reads what it knows). */

@@ -11,6 +11,7 @@ import { extLatency } from '../bench/ext-latency'
 import { topics } from '../bench/topics'
 import { peers } from '../bench/peers'
 import { operators } from '../bench/operators'
+import { metrics } from '../bench/metrics-overhead'
 
 jest.setTimeout(30_000)
 
@@ -95,4 +96,14 @@ test('operators: each operator gives the same output as its hand-written baselin
     expect(result.checks[`${name}Outputs`]).toBeGreaterThan(0)
     expectCompared(result, `${name}-rate`)
   }
+})
+
+test('metrics: replication with and without metrics$ completes, and every sample has every core', async () => {
+  const result = await metrics({ smoke: true, net })
+  expectCompared(result, 'replication-observed')
+  expect(result.checks.sampleCores).toBe(20)
+  expect(result.checks.samplePeers).toBe(2)
+  // Nothing moves between the idle samples: every core's value is kept.
+  expect(result.checks.reusedShare).toBe(1)
+  for (const key of ['sample', 'sample-p95', 'sample-changed', 'sample-changed-p95']) expect(metricOf(result, key).ours).toBeGreaterThan(0)
 })
