@@ -97,6 +97,8 @@ export class Connections {
   private readonly addedAt = new Map<string, number>()
   /** The keep-alive channel of every open connection: to tell our peer count. */
   private readonly tellers = new Map<NoiseSecretStream, KeepAliveHandle>()
+  /** Connections whose remote told us it took them as a peer (so their close is no refusal). */
+  private readonly admittedBy = new WeakSet<NoiseSecretStream>()
   /** How many peers each connection's remote told us it has. */
   private readonly told = new Map<NoiseSecretStream, number>()
   private evictions = 0
@@ -326,6 +328,9 @@ export class Connections {
           this.told.set(conn, count)
           if (onProbation) decide()
         },
+        onadmitted: () => {
+          this.admittedBy.add(conn)
+        },
         onalive: () => {
           if (!waiting) return
           alive = true
@@ -402,9 +407,12 @@ export class Connections {
   }
 
   /**
-   * A connection we dialled that the remote closed within `REFUSED_WITHIN_MS` of its opening
-   * was refused (the remote was full, or is failing): Hyperswarm would dial it again within
-   * seconds, and again after every lookup, so the key is backed off for `REFUSED_BACKOFF_MS`.
+   * A connection we dialled that the remote closed within `REFUSED_WITHIN_MS` of its opening,
+   * without telling us it took it as a peer, was refused (the remote was full, or is failing):
+   * Hyperswarm would dial it again within seconds, and again after every lookup, so the key is
+   * backed off for `REFUSED_BACKOFF_MS`. One the remote had admitted and then lost (a cut, a
+   * restart, a connection it closed) is dialled again as usual: backing off from it would keep
+   * two peers apart for a minute.
    */
   private watchRefusal(conn: NoiseSecretStream): void {
     if (!conn.isInitiator) return
@@ -420,7 +428,8 @@ export class Connections {
       conn.removeListener('end', remote)
       conn.removeListener('error', remote)
       const key = toHex(conn.remotePublicKey)
-      if (byRemote && !this.refusing && !this.byKey.has(key) && Date.now() - openedAt < REFUSED_WITHIN_MS) {
+      const refused = byRemote && !this.admittedBy.has(conn)
+      if (refused && !this.refusing && !this.byKey.has(key) && Date.now() - openedAt < REFUSED_WITHIN_MS) {
         this.source?.backOff(conn.remotePublicKey, REFUSED_BACKOFF_MS)
       }
     })
@@ -547,6 +556,7 @@ export class Connections {
         this.addedAt.set(event.key, Date.now())
         this.hub.attach(peer)
         this.replicate(event.connection, event.key)
+        this.tellers.get(event.connection)?.admitted()
         this.peerEventsSubject.next({ type: 'add', peer })
         this.tellPeers()
         return
@@ -562,6 +572,7 @@ export class Connections {
         peer.swapTo(event.connection)
         this.hub.swap(peer)
         this.replicate(event.connection, event.key)
+        this.tellers.get(event.connection)?.admitted()
         this.peerEventsSubject.next({ type: 'swap', peer })
         return
       }

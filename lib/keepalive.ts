@@ -66,13 +66,24 @@ export interface KeepAliveOptions {
   readonly peers?: () => number
   /** The remote told how many peers it has (a safe integer at most `MAX_TOLD_PEERS`). */
   readonly onpeers?: (count: number) => void
+  /** The remote told us it took this connection as a peer (see `KeepAliveHandle.admitted`). */
+  readonly onadmitted?: () => void
 }
 
 /** What the caller can do with a connection's keep-alive channel once armed. */
 export interface KeepAliveHandle {
   /** Tells the remote this networker's peer count now (when the channel is open). */
   tellPeers(count: number): void
+  /**
+   * Tells the remote that this connection is one of our peers now (when the channel is open):
+   * if it closes soon after, the remote knows we did not refuse it, and does not back off from
+   * us as from a full networker (see `Connections`).
+   */
+  admitted(): void
 }
+
+/** The "admitted" message carries nothing. */
+const EMPTY = new Uint8Array(0)
 
 /** The largest peer count a remote may tell: more is out of range and ignored. */
 export const MAX_TOLD_PEERS = 65535
@@ -93,7 +104,9 @@ export const MAX_TOLD_PEERS = 65535
 export function armKeepAlive(stream: NoiseSecretStream, opts: KeepAliveOptions): KeepAliveHandle {
   /** Sends our peer count on the open channel (set when it opens, cleared when it closes). */
   let send: ((count: number) => void) | null = null
-  const handle: KeepAliveHandle = { tellPeers: (count) => send?.(count) }
+  /** Says "admitted" on the open channel (set when it opens, cleared when it closes). */
+  let admit: (() => void) | null = null
+  const handle: KeepAliveHandle = { tellPeers: (count) => send?.(count), admitted: () => admit?.() }
   if (stream.destroyed) return handle
   const mux = Protomux.from(stream)
   const { watchdog } = opts
@@ -111,8 +124,9 @@ export function armKeepAlive(stream: NoiseSecretStream, opts: KeepAliveOptions):
     opts.onalive()
   }
   // Always paired, even without our own timeout: the remote may ask us for keep-alives.
-  const onsend = (open: ((count: number) => void) | null): void => {
+  const onsend = (open: ((count: number) => void) | null, admitted: (() => void) | null): void => {
     send = open
+    admit = admitted
   }
   mux.pair({ protocol: KEEPALIVE_PROTOCOL }, () => openKeepAlive(stream, mux, opts, answered, onsend))
   openKeepAlive(stream, mux, opts, answered, onsend)
@@ -124,7 +138,7 @@ function openKeepAlive(
   mux: Protomux,
   opts: KeepAliveOptions,
   answered: () => void,
-  onsend: (send: ((count: number) => void) | null) => void
+  onsend: (send: ((count: number) => void) | null, admitted: (() => void) | null) => void
 ): void {
   const { timeout, watchdog, onerror } = opts
   let opened = false
@@ -159,16 +173,28 @@ function openKeepAlive(
           if (count === null || count > MAX_TOLD_PEERS) return
           opts.onpeers?.(count)
         }
+      },
+      {
+        // The remote took this connection as a peer (older versions never send it). No payload:
+        // whatever bytes come with it are ignored.
+        encoding: c.raw,
+        onmessage: () => opts.onadmitted?.()
       }
     ],
     onopen: () => {
       opened = true
-      if (opts.peers !== undefined && !stream.destroyed) {
-        const tell = (count: number): void => {
-          if (!ch.closed) ch.messages[2].send(c.encode(c.uint, count))
-        }
-        onsend(tell)
-        tell(opts.peers())
+      if (!stream.destroyed) {
+        const { peers } = opts
+        const tell =
+          peers === undefined
+            ? null
+            : (count: number): void => {
+                if (!ch.closed) ch.messages[2].send(c.encode(c.uint, count))
+              }
+        onsend(tell, () => {
+          if (!ch.closed) ch.messages[3].send(EMPTY)
+        })
+        if (peers !== undefined) tell?.(peers())
       }
       if (timeout > 0 && !stream.destroyed) {
         ch.messages[0].send(c.encode(c.uint, Math.max(MIN_KEEPALIVE, Math.floor(timeout / KEEPALIVE_DIVISOR))))
@@ -187,7 +213,7 @@ function openKeepAlive(
       // Closed with its connection, or by the remote: nothing more to tell on it.
       stopTelling?.()
       stopTelling = null
-      if (opened) onsend(null)
+      if (opened) onsend(null, null)
       if (opened || !isRemote || stream.destroyed) return
       // Rejected: a plain Hyperswarm peer that runs Protomux. It answered, so data flows; it keeps
       // alive at its own pace, so ours must not cut it. (A pair callback re-arms if the remote

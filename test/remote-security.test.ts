@@ -4,7 +4,7 @@
  * and a host off loopback without a token. Each refusal is a close code; nothing is sent first.
  */
 import http from 'http'
-import { filter, firstValueFrom, toArray } from 'rxjs'
+import { filter, firstValueFrom, tap, toArray } from 'rxjs'
 import { serveNetworker, parseClientFrame, type RemoteServer, type ServeOptions } from '../lib/remote/server'
 import { CloseCodes } from '../lib/remote/client'
 import { clientKit, fakeNetworker, rawClient, until, type FakeNetworker } from './kit'
@@ -236,10 +236,13 @@ test('closing the client completes its streams, rejects its pending commands, an
   fake.configure = () => new Promise(() => {})
   const server = await serve({ commands: true })
   const client = clients.connect(server.url)
-  const peers = firstValueFrom(client.peers$.pipe(toArray()))
+  const seen: unknown[] = []
+  const peers = firstValueFrom(client.peers$.pipe(tap((value) => seen.push(value)), toArray()))
   await until(() => server.subscriptions === 1, 5000, 'subscribed')
   const pending = client.configure('ab'.repeat(32))
   await until(() => server.clients === 1, 5000, 'connected')
+  // The server's first value is on its way once it subscribed: close after it arrived.
+  await until(() => seen.length === 1, 5000, 'the first peers$ value')
   client.close()
   await expect(pending).rejects.toMatchObject({ code: 'ERR_CLOSED' })
   expect(await peers).toEqual([[]])
