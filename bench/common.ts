@@ -9,6 +9,7 @@ import type HyperDHT from 'hyperdht'
 import fs from 'fs'
 import os from 'os'
 import path from 'path'
+import { parseArgs } from 'util'
 import { createLocalNetwork, LocalNetwork } from '../lib/testnet'
 import { firewalledNode, type FirewalledNodeOptions } from '../test/kit/dht'
 
@@ -239,3 +240,16 @@ export function round(value: number, digits = 2): number {
 }
 
 export const MiB = 1024 * 1024
+
+/** The value of `--name <value>` on this process's command line, if given. */
+export function stringArg(name: string): string | undefined {
+  const { values } = parseArgs({ args: process.argv.slice(2), options: { [name]: { type: 'string' } }, strict: false, allowPositionals: true })
+  const value = values[name]
+  return typeof value === 'string' ? value : undefined
+}
+
+/** The number given as `--name <n>` on this process's command line, else `fallback`. */
+export function numberArg(name: string, fallback: number): number {
+  const value = stringArg(name)
+  return value === undefined ? fallback : Number(value)
+}

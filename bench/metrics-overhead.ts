@@ -19,15 +19,23 @@ import { Subscription } from 'rxjs'
 import { ReactiveNetworker } from '../lib/reactive-networker'
 import type { LocalNetwork } from '../lib/testnet'
 import { waitFor } from '../test/kit/wait'
-import { MiB, Resources, ScenarioOptions, ScenarioResult, bootstrappedFirewalledNode, median, metric, networkFor, now, percentile, trial } from './common'
+import {
+  MiB,
+  Resources,
+  ScenarioOptions,
+  ScenarioResult,
+  bootstrappedFirewalledNode,
+  median,
+  metric,
+  networkFor,
+  now,
+  numberArg,
+  percentile,
+  stringArg,
+  trial
+} from './common'
 
 const BLOCK_SIZE = 64 * 1024
-
-function arg(name: string, fallback: number): number {
-  const argv = process.argv.slice(2)
-  const at = argv.indexOf(`--${name}`)
-  return at === -1 ? fallback : Number(argv[at + 1])
-}
 
 async function replicationTrial(net: LocalNetwork, writerStore: Corestore, key: Buffer, discoveryKey: Buffer, blocks: number, observe: boolean): Promise<number> {
   return trial(async (res) => {
@@ -263,10 +271,9 @@ export async function metrics(opts: ScenarioOptions = {}): Promise<ScenarioResul
 }
 
 async function main(): Promise<void> {
-  const rounds = arg('rounds', 5)
-  const blocks = arg('blocks', 1000)
-  const at = process.argv.indexOf('--part')
-  const part = at === -1 ? 'both' : process.argv[at + 1]
+  const rounds = numberArg('rounds', 5)
+  const blocks = numberArg('blocks', 1000)
+  const part = stringArg('part') ?? 'both'
   if (!['both', 'replication', 'sample'].includes(part)) throw new Error(`--part is replication or sample, not ${part}`)
   const res = new Resources()
   try {
@@ -276,7 +283,7 @@ async function main(): Promise<void> {
       console.log(JSON.stringify({ part: 'replication', summary: true, ...rep }))
     }
     if (part !== 'replication') {
-      const { times, changedTimes, ...cost } = await sampleCost(res, net, arg('peers', 32), arg('cores', 1000), arg('samples', 200), arg('changed-samples', 50))
+      const { times, changedTimes, ...cost } = await sampleCost(res, net, numberArg('peers', 32), numberArg('cores', 1000), numberArg('samples', 200), numberArg('changed-samples', 50))
       console.log(JSON.stringify({ part: 'sample', summary: true, ...cost }))
     }
   } finally {

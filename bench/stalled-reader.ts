@@ -12,6 +12,7 @@
 import { Subscription } from 'rxjs'
 import { createHarness, Harness, connect, until, waitForPeers } from '../test/kit'
 import { rawPeer } from '../test/kit/raw-peer'
+import { numberArg } from './common'
 
 interface Run {
   mode: 'alone' | 'beside'
@@ -67,13 +68,8 @@ async function trial(h: Harness, mode: Run['mode'], seconds: number): Promise<Ru
 }
 
 async function main(): Promise<void> {
-  const argv = process.argv.slice(2)
-  const arg = (name: string, fallback: number): number => {
-    const at = argv.indexOf(`--${name}`)
-    return at === -1 ? fallback : Number(argv[at + 1])
-  }
-  const seconds = arg('seconds', 10)
-  const rounds = arg('rounds', 3)
+  const seconds = numberArg('seconds', 10)
+  const rounds = numberArg('rounds', 3)
   const runs: Run[] = []
   for (let round = 0; round < rounds; round++) {
     const order: Array<Run['mode']> = round % 2 === 0 ? ['alone', 'beside'] : ['beside', 'alone']

@@ -3,6 +3,7 @@ import type HyperDHT from 'hyperdht'
 import type NoiseSecretStream from '@hyperswarm/secret-stream'
 import b4a from 'b4a'
 import { BehaviorSubject, Observable, Subject } from 'rxjs'
+import type { DhtMetrics, SwarmMetrics } from './metrics/types'
 import type { ConnectionEvent, SwarmProgress } from '../operators/types'
 import type { DhtNodeLike, KeyPairLike } from './stack-types'
 import { DEFAULT_MAX_PEERS, dialLimitFor } from './budgets'
@@ -35,23 +36,9 @@ interface StatsInternals {
   }
 }
 
-/** What the swarm and its DHT node count, read at one instant (for metrics). */
-export interface SwarmCounters {
-  /** Open connections, duplicates not resolved yet included. */
-  readonly connections: number
-  /** Connections being opened, pending admission included; peers waiting for a dial slot. */
-  readonly connecting: number
-  readonly queued: number
-  /** Connections dialled, opened (dialled and accepted) and closed, since the swarm was created. */
-  readonly attempted: number
-  readonly opened: number
-  readonly closed: number
-  readonly dht: {
-    readonly firewalled: boolean
-    readonly nodes: number
-    readonly queries: { readonly active: number; readonly total: number }
-    readonly punches: { readonly consistent: number; readonly random: number; readonly open: number }
-  } | null
+/** What the swarm and its DHT node count, read at one instant (the swarm's part of a metrics sample). */
+export interface SwarmCounters extends Pick<SwarmMetrics, 'connections' | 'connecting' | 'queued' | 'attempted' | 'opened' | 'closed'> {
+  readonly dht: DhtMetrics | null
 }
 
 /** Hyperswarm options the networker passes through. */

@@ -5,6 +5,7 @@ import type { Codec } from '../encodings'
 import type { Peer } from '../peer'
 import type { PeerRecord } from '../peer-record'
 import { toHex } from '../keys'
+import type { ExtensionTraffic } from '../metrics/types'
 import type { WindowLimits } from './lane'
 import { Inbound } from './inbound'
 import { DEFAULT_WINDOW, EXTENSION_PROTOCOL, nameBytes } from './limits'
@@ -28,17 +29,9 @@ export interface ExtensionHubOptions {
   window?: WindowLimits
 }
 
-/** One extension's traffic with one peer (see `ExtensionHub.trafficWith`). */
-export interface PeerExtensionTraffic {
+/** One extension's traffic with one peer, by the extension's name (see `ExtensionHub.trafficWith`). */
+export interface PeerExtensionTraffic extends ExtensionTraffic {
   readonly name: string
-  readonly sent: number
-  readonly resent: number
-  readonly received: number
-  readonly dropped: number
-  /** Accepted, waiting beyond the window. */
-  readonly queued: number
-  /** Written, not acknowledged. */
-  readonly inFlight: number
 }
 
 /**

@@ -79,6 +79,17 @@ export function zeroCounts(): BlockCounts {
   return { blocksDown: 0, blocksUp: 0, bytesDown: 0, bytesUp: 0 }
 }
 
+/** Adds one block of `bytes` to `counts`: received (`down`) or served. */
+export function addBlock(counts: BlockCounts, down: boolean, bytes: number): void {
+  if (down) {
+    counts.blocksDown++
+    counts.bytesDown += bytes
+  } else {
+    counts.blocksUp++
+    counts.bytesUp += bytes
+  }
+}
+
 /**
  * Counts the blocks every core of the store replicates, while started: a monitor on each open
  * core and on each core the store opens meanwhile. `stop()` takes every monitor and the store
@@ -159,13 +170,7 @@ export class ReplicationMeter {
       const id = b4a.toString(discoveryKey, 'hex')
       let counts = this.counts.get(id)
       if (counts === undefined) this.counts.set(id, (counts = zeroCounts()))
-      if (down) {
-        counts.blocksDown++
-        counts.bytesDown += bytes
-      } else {
-        counts.blocksUp++
-        counts.bytesUp += bytes
-      }
+      addBlock(counts, down, bytes)
       const remote = (from as ReplicationPeerLike | null)?.remotePublicKey
       if (remote instanceof Uint8Array) this.onblock(remote, down, bytes)
     }

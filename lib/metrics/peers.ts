@@ -2,7 +2,7 @@ import b4a from 'b4a'
 import { Observable, Subscription } from 'rxjs'
 import type { Peer, PeerStream } from '../peer'
 import type { NetworkerPeerEvent } from '../streams'
-import { BlockCounts, zeroCounts } from './cores'
+import { BlockCounts, addBlock, zeroCounts } from './cores'
 
 /** What UDX exposes of a stream (udx-native 1.x getters), read when present. */
 interface UdxStreamLike {
@@ -131,14 +131,7 @@ export class PeerTallies {
     let key = this.hex.get(remotePublicKey)
     if (key === undefined) this.hex.set(remotePublicKey, (key = b4a.toString(remotePublicKey, 'hex')))
     const counts = this.byKey.get(key)?.replication
-    if (counts === undefined) return
-    if (down) {
-      counts.blocksDown++
-      counts.bytesDown += bytes
-    } else {
-      counts.blocksUp++
-      counts.bytesUp += bytes
-    }
+    if (counts !== undefined) addBlock(counts, down, bytes)
   }
 
   close(): void {

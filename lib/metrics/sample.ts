@@ -132,7 +132,6 @@ function idleSince(before: CoreMetrics, core: CoreReading, counts: Readonly<Bloc
     before.blocksUpPerSecond === 0 &&
     before.bytesDownPerSecond === 0 &&
     before.bytesUpPerSecond === 0 &&
-    before.key === core.key &&
     before.length === core.length &&
     before.contiguousLength === core.contiguousLength &&
     before.byteLength === core.byteLength &&
@@ -159,7 +158,7 @@ function extensionsOf(traffic: readonly PeerExtensionTraffic[]): Readonly<Record
   return Object.freeze(byName)
 }
 
-function freezeDht(dht: NonNullable<SwarmCounters['dht']>): DhtMetrics {
+function freezeDht(dht: DhtMetrics): DhtMetrics {
   return Object.freeze({
     firewalled: dht.firewalled,
     nodes: dht.nodes,

@@ -21,6 +21,7 @@ import {
   plainSwarm,
   spawnFixture,
   randomTopic,
+  recordErrors,
   sleep,
   until,
   waitForPeers
@@ -44,11 +45,7 @@ afterEach(async () => {
   await h.cleanup()
 })
 
-function errorsOf(networker: ReactiveNetworker): NetworkerError[] {
-  const got: NetworkerError[] = []
-  subscriptions.add(networker.errors$.subscribe((e) => got.push(e)))
-  return got
-}
+const errorsOf = (networker: ReactiveNetworker): NetworkerError[] => recordErrors(networker, subscriptions)
 
 function codeOf(fn: () => unknown): string | undefined {
   try {

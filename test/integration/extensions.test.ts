@@ -6,7 +6,7 @@ import type { Extension, ExtensionMessage } from '../../lib/extensions'
 import { NetworkerError } from '../../lib/errors'
 import type { Peer } from '../../lib/peer'
 import type { ReactiveNetworker } from '../../lib/reactive-networker'
-import { connect, createHarness, Harness, randomTopic, sleep, until, waitForPeers } from '../kit'
+import { connect, createHarness, Harness, randomTopic, recordErrors, sleep, until, waitForPeers } from '../kit'
 
 let h: Harness
 let subscriptions: Subscription
@@ -31,11 +31,7 @@ function collect<T>(networker: ReactiveNetworker, ext: Extension<T>): Array<Exte
 }
 
 /** Every error a networker reports on `errors$` (subscribed until the test ends). */
-function errorsOf(networker: ReactiveNetworker): NetworkerError[] {
-  const got: NetworkerError[] = []
-  subscriptions.add(networker.errors$.subscribe((e) => got.push(e)))
-  return got
-}
+const errorsOf = (networker: ReactiveNetworker): NetworkerError[] => recordErrors(networker, subscriptions)
 
 function keyOf(networker: ReactiveNetworker): Buffer {
   const key = networker.publicKey

@@ -5,7 +5,7 @@ import { Networker } from '../../lib/facade'
 import { ReactiveNetworker } from '../../lib/reactive-networker'
 import { NetworkerError } from '../../lib/errors'
 import type { Peer } from '../../lib/peer'
-import { connect, createHarness, Harness, randomTopic, until, waitFor, waitForPeers, firewalledOptions, noiseOf } from '../kit'
+import { connect, createHarness, Harness, randomTopic, until, waitFor, waitForPeers, firewalledOptions, noiseOf, watchWarnings } from '../kit'
 
 let h: Harness
 beforeEach(async () => {
@@ -504,18 +504,6 @@ function swarmOf(networker: Networker): Hyperswarm & { joinPeer(publicKey: Buffe
 // Errors reported once (issue 24): an error an extension's onerror handled is not warned about
 // ---------------------------------------------------------------------------------------------
 
-/**
- * Collects this library's process warnings. (Jest's sandboxed `process` does not see the real
- * process's `'warning'` events, so the call itself is watched.)
- */
-function watchWarnings(): { warnings: Array<{ message: string; code?: string }>; stop(): void } {
-  const warnings: Array<{ message: string; code?: string }> = []
-  const spy = jest.spyOn(process, 'emitWarning').mockImplementation(((warning: string | Error, options?: unknown) => {
-    const opts = typeof options === 'object' && options !== null ? (options as { type?: string; code?: string }) : {}
-    if (opts.type === 'NetworkerWarning') warnings.push({ message: String(warning), code: opts.code })
-  }) as typeof process.emitWarning)
-  return { warnings, stop: () => spy.mockRestore() }
-}
 
 test("an undecodable message reaches the extension's onerror only: no process warning and no error event for it; without onerror it is still warned about", async () => {
   const watch = watchWarnings()

@@ -4,7 +4,7 @@ import { MSG_ACK, MSG_BATCH, MSG_DATA, MSG_RESUME, encodeAck, encodeResume } fro
 import type { NetworkerError } from '../../lib/errors'
 
 import type { ReactiveNetworker } from '../../lib/reactive-networker'
-import { connect, createHarness, firewalledOptions, Harness, randomTopic, sleep, until, waitForPeers } from '../kit'
+import { connect, createHarness, firewalledOptions, Harness, randomTopic, recordErrors, sleep, until, waitForPeers } from '../kit'
 import { rawPeer } from '../kit/raw-peer'
 
 /**
@@ -32,11 +32,7 @@ afterEach(async () => {
   await h.cleanup()
 })
 
-function errorsOf(networker: ReactiveNetworker): NetworkerError[] {
-  const got: NetworkerError[] = []
-  subscriptions.add(networker.errors$.subscribe((e) => got.push(e)))
-  return got
-}
+const errorsOf = (networker: ReactiveNetworker): NetworkerError[] => recordErrors(networker, subscriptions)
 
 function numbered(i: number, size = 64): Buffer {
   const buf = Buffer.alloc(size, 0xee)

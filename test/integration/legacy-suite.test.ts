@@ -13,7 +13,7 @@ import type { LegacyNetworkerOptions } from '../../lib/legacy'
 import { NetworkerError } from '../../lib/errors'
 import { ReactiveNetworker } from '../../lib/reactive-networker'
 import type { Peer, PeerStream } from '../../lib/peer'
-import { createHarness, Harness, randomTopic, spawnFixture, until } from '../kit'
+import { createHarness, Harness, randomTopic, spawnFixture, until, watchWarnings } from '../kit'
 
 let h: Harness
 beforeEach(async () => {
@@ -44,18 +44,6 @@ function once<T extends unknown[]>(emitter: Networker, event: string): Promise<T
   return new Promise((resolve) => emitter.once(event, (...args: unknown[]) => resolve(args as T)))
 }
 
-/**
- * Collects this library's process warnings. (Jest's sandboxed `process` does not see the real
- * process's `'warning'` events, so the call itself is watched.)
- */
-function watchWarnings(): { warnings: Array<{ message: string; code?: string }>; stop(): void } {
-  const warnings: Array<{ message: string; code?: string }> = []
-  const spy = jest.spyOn(process, 'emitWarning').mockImplementation(((warning: string | Error, options?: unknown) => {
-    const opts = typeof options === 'object' && options !== null ? (options as { type?: string; code?: string }) : {}
-    if (opts.type === 'NetworkerWarning') warnings.push({ message: String(warning), code: opts.code })
-  }) as typeof process.emitWarning)
-  return { warnings, stop: () => spy.mockRestore() }
-}
 
 const hex = (key: Uint8Array): string => b4a.toString(key, 'hex')
 

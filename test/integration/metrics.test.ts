@@ -9,7 +9,7 @@ import { Observable, Subscription, asyncScheduler } from 'rxjs'
 import { ErrorCodes, NetworkerError } from '../../lib/errors'
 import type { CoreProgress, NetworkerMetrics } from '../../lib/metrics'
 import type { ReactiveNetworker } from '../../lib/reactive-networker'
-import { createHarness, Harness, noiseOf, randomTopic, sleep, until, waitFor, waitForPeers } from '../kit'
+import { connect, createHarness, Harness, noiseOf, randomTopic, sleep, until, waitFor, waitForPeers } from '../kit'
 import { RecordingScheduler } from '../operators/support'
 import Hyperswarm from 'hyperswarm'
 import type HyperDHT from 'hyperdht'
@@ -172,9 +172,7 @@ test('metrics() equals the sample metrics$ emitted at the same instant; values a
   const { store: storeA, core } = await seeded(8, 1024)
   const a = h.networker(storeA)
   const b = h.networker()
-  await a.configure(core.discoveryKey as Buffer, { announce: true, lookup: false })
-  await b.configure(core.discoveryKey as Buffer, { announce: false, lookup: true })
-  await waitForPeers(a, 1)
+  await connect(a, b, core.discoveryKey as Buffer)
   const pairs: Array<[NetworkerMetrics, NetworkerMetrics]> = []
   subscriptions.add(a.metrics$({ interval: 100 }).subscribe((sample) => pairs.push([sample, a.metrics()])))
   await until(() => pairs.length >= 3, 10_000, 'three samples')
@@ -202,9 +200,7 @@ test('a core where nothing moved keeps its frozen value from sample to sample; o
   await Promise.all([idleClone.ready(), busyClone.ready()])
   const a = h.networker(storeA)
   const b = h.networker(storeB)
-  await a.configure(idle.discoveryKey as Buffer, { announce: true, lookup: false })
-  await b.configure(idle.discoveryKey as Buffer, { announce: false, lookup: true })
-  await waitForPeers(b, 1)
+  await connect(a, b, idle.discoveryKey as Buffer)
   await idleClone.get(0)
   busyClone.download({ start: 0, end: -1 })
   const samples = record(b.metrics$({ interval: 100 })).values
@@ -266,9 +262,7 @@ test('over a steady transfer, each rate is the bytes moved between two samples o
   const a = h.networker(storeA)
   const b = h.networker(storeB)
   const dk = hex(core.discoveryKey)
-  await a.configure(core.discoveryKey as Buffer, { announce: true, lookup: false })
-  await b.configure(core.discoveryKey as Buffer, { announce: false, lookup: true })
-  const [peerAtB] = await waitForPeers(b, 1)
+  const { atLooker: peerAtB } = await connect(a, b, core.discoveryKey as Buffer)
   const keyA = hex(peerAtB.remotePublicKey)
 
   // What the test itself sees arrive, read at every emission (synchronously after the sample).
@@ -317,9 +311,7 @@ test('a peer swapped mid-transfer keeps its entry and counts on across the swap,
   const a = h.networker(storeA, { dedupeGraceTime: 8000 })
   const b = h.networker(storeB, { dedupeGraceTime: 8000 })
   const dk = hex(core.discoveryKey)
-  await a.configure(core.discoveryKey as Buffer, { announce: true, lookup: false })
-  await b.configure(core.discoveryKey as Buffer, { announce: false, lookup: true })
-  const [peerAtB] = await waitForPeers(b, 1)
+  const { atLooker: peerAtB } = await connect(a, b, core.discoveryKey as Buffer)
   const keyA = hex(peerAtB.remotePublicKey)
   let swapped = 0
   subscriptions.add(b.peerEvents$.subscribe(({ type }) => type === 'swap' && swapped++))

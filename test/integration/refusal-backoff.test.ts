@@ -1,7 +1,7 @@
 import { Subscription } from 'rxjs'
 import { REFUSED_WITHIN_MS } from '../../lib/budgets'
 import type { ReactiveNetworker } from '../../lib/reactive-networker'
-import { createHarness, Harness, randomTopic, sleep, until, waitForPeers } from '../kit'
+import { connect, createHarness, Harness, randomTopic, sleep, until, waitForPeers } from '../kit'
 
 /**
  * Issue 25's dial back-off, both ways: a dial the remote refused (it was full) is not made again
@@ -57,9 +57,7 @@ test('a dial the remote refused (every slot held) is not made again within the b
   // maxPeers 1: its minimum is 1, and its one peer (which has 1 peer) is never closed to make room.
   const full = h.networker(h.store(), { maxPeers: 1 })
   const first = h.networker(h.store())
-  await full.configure(topic, { announce: true, lookup: false })
-  await first.configure(topic, { announce: false, lookup: true })
-  await waitForPeers(full, 1)
+  await connect(full, first, topic)
   // No dedupe grace: its record of the refused connection goes at once (within a grace, a
   // redial would be a swap, and the refusal is not counted: see docs/scaling.md).
   const newcomer = h.networker(h.store(), { dedupeGraceTime: 0, relookupBackoff: [100, 200, 400] })

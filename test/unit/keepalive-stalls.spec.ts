@@ -134,4 +134,35 @@ describe('keep-alive channel: stall reports', () => {
     expect(told).toEqual([7])
     expect(ours).toEqual([3, 4])
   })
+
+  it("tells the remote it was admitted through the handle, and takes the remote's word whatever bytes come with it", async () => {
+    const [a, b] = pair()
+    streams.push(a, b)
+    let alive = false
+    let admittedByRemote = 0
+    const errors: unknown[] = []
+    const handle = armKeepAlive(a, {
+      timeout: 0,
+      handshakeTimeout: 2000,
+      watchdog: null,
+      onerror: (err) => errors.push(err),
+      onalive: () => (alive = true),
+      onadmitted: () => admittedByRemote++
+    })
+    let admittedByUs = 0
+    const channel = Protomux.from(b).createChannel({
+      protocol: KEEPALIVE_PROTOCOL,
+      messages: [{ encoding: c.raw }, { encoding: c.raw }, { encoding: c.raw }, { encoding: c.raw, onmessage: () => admittedByUs++ }]
+    })
+    channel?.open()
+    await until(() => alive, 5000, 'the channel open')
+    handle.admitted()
+    // What a hostile remote might send with it: nothing, a 2^53 − 1, a megabyte; and a thousand of them.
+    channel?.messages[3].send(new Uint8Array(0))
+    channel?.messages[3].send(c.encode(c.uint, 2 ** 53 - 1))
+    channel?.messages[3].send(new Uint8Array(1024 * 1024))
+    for (let i = 0; i < 1000; i++) channel?.messages[3].send(new Uint8Array(0))
+    await until(() => admittedByUs === 1 && admittedByRemote === 1003, 5000, () => `admitted ${admittedByUs} / ${admittedByRemote}`)
+    expect(errors).toEqual([])
+  })
 })
